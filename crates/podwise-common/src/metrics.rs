@@ -1,0 +1,45 @@
+//! Prometheus metrics: one process-wide recorder, rendered by every `/metrics` endpoint.
+//!
+//! Metric names follow `podwise_<service>_<what>`; latency histograms use the explicit
+//! buckets below so dashboards can compare services.
+
+use std::sync::OnceLock;
+
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+/// Latency buckets in seconds: from a cache hit to a long transcription.
+pub const LATENCY_BUCKETS: &[f64] = &[
+    0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0,
+];
+
+static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+
+/// Installs the recorder on first use and returns the handle that renders it.
+///
+/// Several services may run in one test process; they share the recorder, which is why
+/// metric names carry the service name.
+pub fn handle() -> &'static PrometheusHandle {
+    HANDLE.get_or_init(|| {
+        let builder = PrometheusBuilder::new()
+            .set_buckets_for_metric(Matcher::Suffix("_seconds".to_owned()), LATENCY_BUCKETS)
+            .expect("the bucket list is not empty");
+        let recorder = builder.build_recorder();
+        let handle = recorder.handle();
+        // Another recorder may already be installed (a test harness); then this
+        // process's metrics go there and `/metrics` renders only what this handle sees.
+        if metrics::set_global_recorder(recorder).is_err() {
+            tracing::warn!("a metrics recorder was already installed; /metrics may be empty");
+        }
+        handle
+    })
+}
+
+/// The Prometheus text exposition of every metric recorded so far.
+pub fn render() -> String {
+    handle().render()
+}
+
+/// Prefixes a metric name with the service: `metric_name("rag", "requests_total")`.
+pub fn metric_name(service: &str, what: &str) -> String {
+    format!("podwise_{service}_{what}")
+}

@@ -1,0 +1,393 @@
+//! The typed settings tree every service reads at start-up.
+//!
+//! Values come in layers (see [`sources`]) under the variable names of the deployment
+//! guide (see [`contract`]). Parsing never stops at the first mistake: every bad value is
+//! collected, so an operator fixes them all in one go.
+
+pub mod contract;
+mod parse;
+pub mod sources;
+#[cfg(test)]
+mod tests;
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use secrecy::{ExposeSecret as _, SecretString};
+
+pub use sources::Sources;
+
+/// Everything a Podwise service can be configured with.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub app: AppSettings,
+    pub profile: Profile,
+    pub log: LogSettings,
+    pub telemetry: TelemetrySettings,
+    pub paths: PathSettings,
+    pub server: ServerSettings,
+    pub api: ApiSettings,
+    pub services: ServiceEndpoints,
+    pub postgres: PostgresSettings,
+    pub mongo: MongoSettings,
+    pub milvus: MilvusSettings,
+    pub minio: MinioSettings,
+    pub openai: OpenAiSettings,
+    pub whisper: WhisperSettings,
+}
+
+impl Settings {
+    /// Loads settings from the process: config file, `.env`, environment.
+    ///
+    /// # Errors
+    /// Returns every invalid or missing setting at once.
+    pub fn load() -> Result<Self, SettingsError> {
+        Self::load_from(&Sources::from_process())
+    }
+
+    /// Loads settings from explicit sources.
+    ///
+    /// # Errors
+    /// Returns every invalid or missing setting at once.
+    pub fn load_from(sources: &Sources) -> Result<Self, SettingsError> {
+        parse::parse(sources)
+    }
+}
+
+/// Which adapters back the four stores.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Profile {
+    /// Everything in-process or on local disk under the data directory: no setup.
+    Embedded,
+    /// PostgreSQL, MongoDB, Milvus and MinIO servers, by default at their Kubernetes
+    /// service names in the `podwise` namespace.
+    Cluster,
+}
+
+impl fmt::Display for Profile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Profile::Embedded => "embedded",
+            Profile::Cluster => "cluster",
+        })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Environment {
+    Development,
+    Staging,
+    Production,
+}
+
+#[derive(Debug, Clone)]
+pub struct AppSettings {
+    pub name: String,
+    pub version: String,
+    pub environment: Environment,
+    /// Extra diagnostics in logs and error details; never on in production.
+    pub debug_mode: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// JSON in production or inside Kubernetes, readable text otherwise.
+    Auto,
+    Json,
+    Pretty,
+}
+
+#[derive(Debug, Clone)]
+pub struct LogSettings {
+    /// A `tracing` filter directive such as `info` or `podwise_rag=debug,info`.
+    /// `RUST_LOG`, when set, wins over it.
+    pub level: String,
+    pub format: LogFormat,
+}
+
+#[derive(Debug, Clone)]
+pub struct TelemetrySettings {
+    /// OTLP/gRPC collector; traces are exported only when it is set.
+    pub otlp_endpoint: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct PathSettings {
+    /// Root of the embedded stores (`./data` by default).
+    pub data_dir: PathBuf,
+    /// Where model files are fetched to and loaded from (`./models` by default).
+    pub model_dir: PathBuf,
+}
+
+#[derive(Debug, Clone)]
+pub struct ServerSettings {
+    /// Address the five gRPC services bind to (their port comes from `services`).
+    pub bind_host: String,
+    /// How long in-flight requests may take to finish after a stop signal.
+    pub shutdown_grace: Duration,
+    /// Tokio worker threads per process.
+    pub worker_threads: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct ApiSettings {
+    pub host: String,
+    pub port: u16,
+    /// Default request body limit of the gateway; routes that take uploads set their own.
+    pub max_body_bytes: usize,
+    /// How long `/ready` waits for each service's health answer.
+    pub ready_timeout: Duration,
+}
+
+impl ApiSettings {
+    /// The address the gateway binds to.
+    pub fn bind_address(&self) -> String {
+        format!("{}:{}", self.host, self.port)
+    }
+}
+
+/// How to reach one gRPC service, and the port it binds when it is the one running.
+#[derive(Debug, Clone)]
+pub struct ServiceEndpoint {
+    /// `http://host:port` as clients use it; `<SVC>_URL` wins over host and port.
+    pub url: String,
+    pub port: u16,
+    /// Deadline of each call to this service.
+    pub timeout: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct ServiceEndpoints {
+    pub rag: ServiceEndpoint,
+    pub ml: ServiceEndpoint,
+    pub tts: ServiceEndpoint,
+    pub stt: ServiceEndpoint,
+    pub llm: ServiceEndpoint,
+}
+
+/// The five gRPC services, named as in their settings and metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ServiceName {
+    Rag,
+    Ml,
+    Tts,
+    Stt,
+    Llm,
+}
+
+impl ServiceName {
+    pub const ALL: [ServiceName; 5] = [Self::Rag, Self::Ml, Self::Tts, Self::Stt, Self::Llm];
+
+    /// Short lower-case name: `rag`, `ml`, `tts`, `stt`, `llm`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Rag => "rag",
+            Self::Ml => "ml",
+            Self::Tts => "tts",
+            Self::Stt => "stt",
+            Self::Llm => "llm",
+        }
+    }
+}
+
+impl fmt::Display for ServiceName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl ServiceEndpoints {
+    pub fn get(&self, service: ServiceName) -> &ServiceEndpoint {
+        match service {
+            ServiceName::Rag => &self.rag,
+            ServiceName::Ml => &self.ml,
+            ServiceName::Tts => &self.tts,
+            ServiceName::Stt => &self.stt,
+            ServiceName::Llm => &self.llm,
+        }
+    }
+
+    pub fn get_mut(&mut self, service: ServiceName) -> &mut ServiceEndpoint {
+        match service {
+            ServiceName::Rag => &mut self.rag,
+            ServiceName::Ml => &mut self.ml,
+            ServiceName::Tts => &mut self.tts,
+            ServiceName::Stt => &mut self.stt,
+            ServiceName::Llm => &mut self.llm,
+        }
+    }
+}
+
+impl Settings {
+    /// The socket address a gRPC service binds to.
+    ///
+    /// # Errors
+    /// When `PODWISE_BIND_HOST` is not an IP address.
+    pub fn bind_address(&self, service: ServiceName) -> Result<SocketAddr, SettingsError> {
+        let port = self.services.get(service).port;
+        format!("{}:{port}", self.server.bind_host)
+            .parse()
+            .map_err(|_| {
+                SettingsError::single(
+                    "PODWISE_BIND_HOST",
+                    format!("'{}' is not an IP address", self.server.bind_host),
+                )
+            })
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct PostgresSettings {
+    pub host: String,
+    pub port: u16,
+    pub db: String,
+    pub user: String,
+    pub password: Option<SecretString>,
+    /// `DATABASE_URL`; wins over the parts when set.
+    pub url: Option<SecretString>,
+}
+
+impl PostgresSettings {
+    /// The connection URL: `DATABASE_URL` when set, otherwise built from the parts.
+    pub fn connection_url(&self) -> SecretString {
+        if let Some(url) = &self.url {
+            return url.clone();
+        }
+        let password = self
+            .password
+            .as_ref()
+            .map(|p| format!(":{}", percent_encode(p.expose_secret())))
+            .unwrap_or_default();
+        SecretString::from(format!(
+            "postgres://{}{password}@{}:{}/{}",
+            percent_encode(&self.user),
+            self.host,
+            self.port,
+            self.db
+        ))
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct MongoSettings {
+    pub host: String,
+    pub port: u16,
+    pub db: String,
+    pub user: Option<String>,
+    pub password: Option<SecretString>,
+    /// `MONGO_URI`; wins over the parts when set.
+    pub uri: Option<SecretString>,
+}
+
+impl MongoSettings {
+    /// The connection URI: `MONGO_URI` when set, otherwise built from the parts.
+    pub fn connection_uri(&self) -> SecretString {
+        if let Some(uri) = &self.uri {
+            return uri.clone();
+        }
+        let credentials = match (&self.user, &self.password) {
+            (Some(user), Some(password)) => format!(
+                "{}:{}@",
+                percent_encode(user),
+                percent_encode(password.expose_secret())
+            ),
+            (Some(user), None) => format!("{}@", percent_encode(user)),
+            (None, _) => String::new(),
+        };
+        SecretString::from(format!(
+            "mongodb://{credentials}{}:{}",
+            self.host, self.port
+        ))
+    }
+}
+
+/// Escapes the characters that would end a user or password inside a URL.
+fn percent_encode(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len());
+    for byte in raw.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+#[derive(Debug, Clone)]
+pub struct MilvusSettings {
+    pub host: String,
+    pub port: u16,
+    pub collection: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct MinioSettings {
+    pub host: String,
+    pub port: u16,
+    pub access_key: Option<SecretString>,
+    pub secret_key: Option<SecretString>,
+    /// Use TLS to reach the server.
+    pub secure: bool,
+    pub bucket: String,
+    pub region: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct OpenAiSettings {
+    pub api_key: Option<SecretString>,
+}
+
+#[derive(Debug, Clone)]
+pub struct WhisperSettings {
+    /// A model name known to the fetch script (`base`, `tiny.en`) or a path.
+    pub model: String,
+    /// Only `cpu` runs here; other values are refused by the STT service.
+    pub device: String,
+    pub compute_type: String,
+}
+
+/// One setting that could not be accepted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SettingProblem {
+    /// The environment variable that holds it.
+    pub variable: String,
+    pub problem: String,
+}
+
+/// Every problem found while loading settings.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct SettingsError {
+    pub problems: Vec<SettingProblem>,
+}
+
+impl SettingsError {
+    pub fn single(variable: &str, problem: impl Into<String>) -> Self {
+        Self {
+            problems: vec![SettingProblem {
+                variable: variable.to_owned(),
+                problem: problem.into(),
+            }],
+        }
+    }
+
+    /// The variable names at fault, in the order found.
+    pub fn variables(&self) -> Vec<&str> {
+        self.problems.iter().map(|p| p.variable.as_str()).collect()
+    }
+}
+
+impl fmt::Display for SettingsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} invalid setting(s):", self.problems.len())?;
+        for problem in &self.problems {
+            let key = contract::key_of(&problem.variable)
+                .map(|k| format!(" ({k})"))
+                .unwrap_or_default();
+            write!(f, "\n  {}{key}: {}", problem.variable, problem.problem)?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,342 @@
+//! Turns the merged layers into typed [`Settings`], applying defaults and collecting every
+//! problem instead of stopping at the first.
+
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+use secrecy::SecretString;
+
+use super::contract::STORE_VARIABLES;
+use super::sources::{Layers, Sources};
+use super::*;
+
+const DEFAULT_PORTS: [(ServiceName, u16, Duration); 5] = [
+    (ServiceName::Rag, 8001, Duration::from_secs(120)),
+    (ServiceName::Ml, 8002, Duration::from_secs(10)),
+    (ServiceName::Tts, 8003, Duration::from_secs(120)),
+    (ServiceName::Stt, 8004, Duration::from_secs(300)),
+    (ServiceName::Llm, 8005, Duration::from_secs(120)),
+];
+
+/// Suffix of the Kubernetes service DNS names in the `podwise` namespace.
+const CLUSTER_DOMAIN: &str = "podwise.svc.cluster.local";
+
+pub(super) fn parse(sources: &Sources) -> Result<Settings, SettingsError> {
+    let layers =
+        Layers::gather(sources).map_err(|e| SettingsError::single("PODWISE_CONFIG_FILE", e))?;
+    let mut p = Parser {
+        layers: &layers,
+        problems: Vec::new(),
+    };
+
+    let profile = p.profile();
+    let local = profile == Profile::Embedded;
+    let default_bind = if local { "127.0.0.1" } else { "0.0.0.0" };
+    let cluster_host = |name: &str| format!("{name}.{CLUSTER_DOMAIN}");
+
+    let app = AppSettings {
+        name: p.string("APP_NAME", "Podwise"),
+        version: p.string("APP_VERSION", env!("CARGO_PKG_VERSION")),
+        environment: p.parsed("ENVIRONMENT", Environment::Development, parse_environment),
+        debug_mode: p.parsed("DEBUG_MODE", false, parse_bool),
+    };
+    if app.environment == Environment::Production && app.debug_mode {
+        p.problem("DEBUG_MODE", "must be off when ENVIRONMENT is production");
+    }
+
+    let log = LogSettings {
+        level: p.string("LOG_LEVEL", "info"),
+        format: p.parsed("PODWISE_LOG_FORMAT", LogFormat::Auto, parse_log_format),
+    };
+
+    let telemetry = TelemetrySettings {
+        otlp_endpoint: p.optional("OTEL_EXPORTER_OTLP_ENDPOINT"),
+    };
+    if let Some(endpoint) = &telemetry.otlp_endpoint {
+        p.check_url(
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+            endpoint,
+            &["http://", "https://"],
+        );
+    }
+
+    let paths = PathSettings {
+        data_dir: PathBuf::from(p.string("PODWISE_DATA_DIR", "./data")),
+        model_dir: PathBuf::from(p.string("PODWISE_MODEL_DIR", "./models")),
+    };
+
+    let server = ServerSettings {
+        bind_host: p.string("PODWISE_BIND_HOST", default_bind),
+        shutdown_grace: Duration::from_secs(p.number("PODWISE_SHUTDOWN_GRACE_SECS", 20u64)),
+        worker_threads: p.number("PODWISE_WORKER_THREADS", 2usize),
+    };
+    if server.bind_host.parse::<std::net::IpAddr>().is_err() {
+        p.problem(
+            "PODWISE_BIND_HOST",
+            format!("'{}' is not an IP address", server.bind_host),
+        );
+    }
+    if server.worker_threads == 0 {
+        p.problem("PODWISE_WORKER_THREADS", "must be at least 1");
+    }
+
+    let api = ApiSettings {
+        host: p.string("API_HOST", default_bind),
+        port: p.number("API_PORT", 8000u16),
+        max_body_bytes: p.number("PODWISE_MAX_BODY_BYTES", 1024 * 1024usize),
+        ready_timeout: Duration::from_millis(p.number("PODWISE_READY_TIMEOUT_MS", 1000u64)),
+    };
+
+    let endpoint = |p: &mut Parser<'_>, service: ServiceName, port: u16, timeout: Duration| {
+        let upper = service.as_str().to_uppercase();
+        let default_host = if local {
+            "127.0.0.1".to_owned()
+        } else {
+            cluster_host(service.as_str())
+        };
+        let host = p.string(&format!("{upper}_HOST"), &default_host);
+        let port = p.number(&format!("{upper}_PORT"), port);
+        let url = match p.optional(&format!("{upper}_URL")) {
+            Some(url) => {
+                p.check_url(&format!("{upper}_URL"), &url, &["http://", "https://"]);
+                url.trim_end_matches('/').to_owned()
+            }
+            None => format!("http://{host}:{port}"),
+        };
+        let timeout_ms = p.number(&format!("{upper}_TIMEOUT_MS"), timeout.as_millis() as u64);
+        ServiceEndpoint {
+            url,
+            port,
+            timeout: Duration::from_millis(timeout_ms),
+        }
+    };
+    let [rag, ml, tts, stt, llm] =
+        DEFAULT_PORTS.map(|(service, port, timeout)| endpoint(&mut p, service, port, timeout));
+    let services = ServiceEndpoints {
+        rag,
+        ml,
+        tts,
+        stt,
+        llm,
+    };
+
+    let postgres = PostgresSettings {
+        host: p.string("POSTGRES_HOST", &cluster_host("postgres")),
+        port: p.number("POSTGRES_PORT", 5432u16),
+        db: p.string("POSTGRES_DB", "podwise"),
+        user: p.string("POSTGRES_USER", "podwise"),
+        password: p.secret("POSTGRES_PASSWORD"),
+        url: p.secret_url("DATABASE_URL", &["postgres://", "postgresql://"]),
+    };
+
+    let mongo = MongoSettings {
+        host: p.string("MONGO_HOST", &cluster_host("mongodb")),
+        port: p.number("MONGO_PORT", 27017u16),
+        db: p.string("MONGO_DB", "podwise"),
+        user: p.optional("MONGO_USER"),
+        password: p.secret("MONGO_PASSWORD"),
+        uri: p.secret_url("MONGO_URI", &["mongodb://", "mongodb+srv://"]),
+    };
+
+    let milvus = MilvusSettings {
+        host: p.string("MILVUS_HOST", &cluster_host("milvus")),
+        port: p.number("MILVUS_PORT", 19530u16),
+        collection: p.string("MILVUS_COLLECTION", "podwise_chunks"),
+    };
+
+    let minio = MinioSettings {
+        host: p.string("MINIO_HOST", &cluster_host("minio")),
+        port: p.number("MINIO_PORT", 9000u16),
+        access_key: p.secret("MINIO_ACCESS_KEY"),
+        secret_key: p.secret("MINIO_SECRET_KEY"),
+        secure: p.parsed("MINIO_SECURE", false, parse_bool),
+        bucket: p.string("MINIO_BUCKET", "podwise"),
+        region: p.string("MINIO_REGION", "us-east-1"),
+    };
+    if profile == Profile::Cluster {
+        for name in ["MINIO_ACCESS_KEY", "MINIO_SECRET_KEY"] {
+            if p.optional(name).is_none() {
+                p.problem(name, "is required with the cluster profile");
+            }
+        }
+    }
+
+    let openai = OpenAiSettings {
+        api_key: p.secret("OPENAI_API_KEY"),
+    };
+
+    let whisper = WhisperSettings {
+        model: p.string("WHISPER_MODEL", "base"),
+        device: p.parsed("WHISPER_DEVICE", "cpu".to_owned(), parse_whisper_device),
+        compute_type: p.parsed(
+            "WHISPER_COMPUTE_TYPE",
+            "default".to_owned(),
+            parse_compute_type,
+        ),
+    };
+
+    if !p.problems.is_empty() {
+        return Err(SettingsError {
+            problems: p.problems,
+        });
+    }
+    Ok(Settings {
+        app,
+        profile,
+        log,
+        telemetry,
+        paths,
+        server,
+        api,
+        services,
+        postgres,
+        mongo,
+        milvus,
+        minio,
+        openai,
+        whisper,
+    })
+}
+
+struct Parser<'a> {
+    layers: &'a Layers,
+    problems: Vec<SettingProblem>,
+}
+
+impl Parser<'_> {
+    fn problem(&mut self, variable: &str, problem: impl Into<String>) {
+        self.problems.push(SettingProblem {
+            variable: variable.to_owned(),
+            problem: problem.into(),
+        });
+    }
+
+    fn optional(&self, variable: &str) -> Option<String> {
+        self.layers.get(variable)
+    }
+
+    fn string(&self, variable: &str, default: &str) -> String {
+        self.optional(variable)
+            .unwrap_or_else(|| default.to_owned())
+    }
+
+    fn secret(&self, variable: &str) -> Option<SecretString> {
+        self.optional(variable).map(SecretString::from)
+    }
+
+    /// A URL that may hold credentials: checked for its scheme, then kept secret.
+    fn secret_url(&mut self, variable: &str, schemes: &[&str]) -> Option<SecretString> {
+        let value = self.optional(variable)?;
+        self.check_url(variable, &value, schemes);
+        Some(SecretString::from(value))
+    }
+
+    fn check_url(&mut self, variable: &str, value: &str, schemes: &[&str]) {
+        let has_scheme = schemes.iter().any(|s| value.starts_with(s));
+        if !has_scheme || value.len() <= schemes.iter().map(|s| s.len()).min().unwrap_or(0) {
+            // The value may hold a password: name the expected shape, not the value.
+            self.problem(
+                variable,
+                format!("must be a URL starting with {}", schemes.join(" or ")),
+            );
+        }
+    }
+
+    fn number<T: FromStr + Copy>(&mut self, variable: &str, default: T) -> T {
+        self.parsed(variable, default, |raw| {
+            raw.trim()
+                .parse::<T>()
+                .map_err(|_| format!("'{raw}' is not a valid whole number in range"))
+        })
+    }
+
+    fn parsed<T>(
+        &mut self,
+        variable: &str,
+        default: T,
+        parse: impl Fn(&str) -> Result<T, String>,
+    ) -> T {
+        match self.optional(variable) {
+            None => default,
+            Some(raw) => parse(&raw).unwrap_or_else(|problem| {
+                self.problem(variable, problem);
+                default
+            }),
+        }
+    }
+
+    fn profile(&mut self) -> Profile {
+        match self.optional("PODWISE_PROFILE").as_deref() {
+            Some("embedded") => Profile::Embedded,
+            Some("cluster") => Profile::Cluster,
+            Some(other) => {
+                self.problem(
+                    "PODWISE_PROFILE",
+                    format!("'{other}' is not one of embedded, cluster"),
+                );
+                Profile::Embedded
+            }
+            // Unset: any store location, or running in a pod, means the cluster's stores.
+            None if self.layers.in_kubernetes
+                || STORE_VARIABLES.iter().any(|v| self.optional(v).is_some()) =>
+            {
+                Profile::Cluster
+            }
+            None => Profile::Embedded,
+        }
+    }
+}
+
+fn parse_bool(raw: &str) -> Result<bool, String> {
+    match raw.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "0" | "false" | "no" | "off" => Ok(false),
+        _ => Err(format!("'{raw}' is not true or false")),
+    }
+}
+
+fn parse_environment(raw: &str) -> Result<Environment, String> {
+    match raw.trim().to_ascii_lowercase().as_str() {
+        "development" | "dev" | "local" => Ok(Environment::Development),
+        "staging" | "stage" => Ok(Environment::Staging),
+        "production" | "prod" => Ok(Environment::Production),
+        _ => Err(format!(
+            "'{raw}' is not one of development, staging, production"
+        )),
+    }
+}
+
+fn parse_log_format(raw: &str) -> Result<LogFormat, String> {
+    match raw.trim().to_ascii_lowercase().as_str() {
+        "auto" => Ok(LogFormat::Auto),
+        "json" => Ok(LogFormat::Json),
+        "pretty" | "text" => Ok(LogFormat::Pretty),
+        _ => Err(format!("'{raw}' is not one of auto, json, pretty")),
+    }
+}
+
+fn parse_whisper_device(raw: &str) -> Result<String, String> {
+    match raw.trim().to_ascii_lowercase().as_str() {
+        // Podwise runs inference on the CPU only; "auto" resolves to it.
+        device @ ("cpu" | "auto") => Ok(device.to_owned()),
+        _ => Err(format!("'{raw}' is not supported: use cpu or auto")),
+    }
+}
+
+fn parse_compute_type(raw: &str) -> Result<String, String> {
+    const KNOWN: [&str; 6] = [
+        "default",
+        "auto",
+        "int8",
+        "float16",
+        "float32",
+        "int8_float32",
+    ];
+    let value = raw.trim().to_ascii_lowercase();
+    if KNOWN.contains(&value.as_str()) {
+        Ok(value)
+    } else {
+        Err(format!("'{raw}' is not one of {}", KNOWN.join(", ")))
+    }
+}

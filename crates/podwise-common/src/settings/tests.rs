@@ -1,0 +1,370 @@
+use std::sync::{Arc, Mutex};
+
+use secrecy::ExposeSecret as _;
+
+use super::*;
+
+fn load(pairs: &[(&str, &str)]) -> Result<Settings, SettingsError> {
+    Settings::load_from(&Sources::from_pairs(pairs.iter().copied()))
+}
+
+#[test]
+fn with_nothing_set_the_embedded_profile_and_the_standard_ports_apply() {
+    let settings = load(&[]).expect("defaults are valid");
+    assert_eq!(settings.profile, Profile::Embedded);
+    assert_eq!(settings.api.port, 8000);
+    assert_eq!(settings.services.rag.url, "http://127.0.0.1:8001");
+    assert_eq!(settings.services.ml.port, 8002);
+    assert_eq!(settings.services.tts.port, 8003);
+    assert_eq!(settings.services.stt.port, 8004);
+    assert_eq!(settings.services.llm.port, 8005);
+    assert_eq!(settings.server.bind_host, "127.0.0.1");
+}
+
+#[test]
+fn layers_apply_in_order_file_then_dotenv_then_environment() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("podwise.toml");
+    let dotenv = dir.path().join(".env");
+    std::fs::write(&file, "[api]\nport = 8100\n[log]\nlevel = \"debug\"\n").expect("write");
+    std::fs::write(&dotenv, "API_PORT=8200\nAPP_NAME=from-dotenv\n").expect("write");
+
+    let mut sources = Sources {
+        file: Some(file.clone()),
+        file_required: true,
+        dotenv: Some(dotenv.clone()),
+        environment: [("API_PORT".to_owned(), "8300".to_owned())].into(),
+    };
+    let settings = Settings::load_from(&sources).expect("valid");
+    assert_eq!(settings.api.port, 8300, "environment beats .env");
+    assert_eq!(settings.app.name, "from-dotenv", ".env beats defaults");
+    assert_eq!(settings.log.level, "debug", "file beats defaults");
+
+    sources.environment.clear();
+    assert_eq!(
+        Settings::load_from(&sources).expect("valid").api.port,
+        8200,
+        ".env beats file"
+    );
+
+    sources.dotenv = None;
+    assert_eq!(
+        Settings::load_from(&sources).expect("valid").api.port,
+        8100,
+        "file beats default"
+    );
+}
+
+#[test]
+fn a_named_configuration_file_that_is_missing_is_an_error() {
+    let sources = Sources {
+        file: Some("/nonexistent/podwise.toml".into()),
+        file_required: true,
+        ..Sources::default()
+    };
+    let error = Settings::load_from(&sources).expect_err("missing file");
+    assert_eq!(error.variables(), ["PODWISE_CONFIG_FILE"]);
+}
+
+#[test]
+fn a_full_database_url_wins_over_its_parts() {
+    let settings = load(&[
+        ("DATABASE_URL", "postgres://app:pw@db.example:6543/catalog"),
+        ("POSTGRES_HOST", "ignored-host"),
+        ("POSTGRES_PASSWORD", "ignored"),
+        ("MINIO_ACCESS_KEY", "a"),
+        ("MINIO_SECRET_KEY", "b"),
+    ])
+    .expect("valid");
+    assert_eq!(
+        settings.postgres.connection_url().expose_secret(),
+        "postgres://app:pw@db.example:6543/catalog"
+    );
+}
+
+#[test]
+fn the_database_url_is_built_from_parts_when_not_given() {
+    let settings = load(&[
+        ("POSTGRES_HOST", "pg.local"),
+        ("POSTGRES_PORT", "5433"),
+        ("POSTGRES_DB", "pw"),
+        ("POSTGRES_USER", "u"),
+        ("POSTGRES_PASSWORD", "p@ss/word"),
+        ("MINIO_ACCESS_KEY", "a"),
+        ("MINIO_SECRET_KEY", "b"),
+    ])
+    .expect("valid");
+    assert_eq!(
+        settings.postgres.connection_url().expose_secret(),
+        "postgres://u:p%40ss%2Fword@pg.local:5433/pw"
+    );
+}
+
+#[test]
+fn a_full_mongo_uri_wins_over_its_parts() {
+    let settings = load(&[
+        ("MONGO_URI", "mongodb://m.example:27018"),
+        ("MONGO_HOST", "ignored"),
+        ("MINIO_ACCESS_KEY", "a"),
+        ("MINIO_SECRET_KEY", "b"),
+    ])
+    .expect("valid");
+    assert_eq!(
+        settings.mongo.connection_uri().expose_secret(),
+        "mongodb://m.example:27018"
+    );
+}
+
+#[test]
+fn a_service_url_wins_over_its_host_and_port() {
+    let settings = load(&[
+        ("RAG_URL", "http://rag.internal:9001/"),
+        ("RAG_HOST", "ignored"),
+        ("RAG_PORT", "9101"),
+        ("LLM_HOST", "llm.local"),
+        ("LLM_PORT", "9105"),
+    ])
+    .expect("valid");
+    assert_eq!(settings.services.rag.url, "http://rag.internal:9001");
+    assert_eq!(
+        settings.services.rag.port, 9101,
+        "the bind port still follows RAG_PORT"
+    );
+    assert_eq!(settings.services.llm.url, "http://llm.local:9105");
+}
+
+#[test]
+fn every_variable_of_the_deployment_guide_is_read() {
+    let settings = load(&[
+        ("POSTGRES_HOST", "pg"),
+        ("POSTGRES_PORT", "1"),
+        ("POSTGRES_DB", "db"),
+        ("POSTGRES_USER", "user"),
+        ("POSTGRES_PASSWORD", "pgpw"),
+        ("MONGO_HOST", "mongo"),
+        ("MONGO_PORT", "2"),
+        ("MONGO_DB", "mdb"),
+        ("MONGO_USER", "muser"),
+        ("MONGO_PASSWORD", "mpw"),
+        ("MILVUS_HOST", "milvus"),
+        ("MILVUS_PORT", "3"),
+        ("MILVUS_COLLECTION", "chunks"),
+        ("MINIO_HOST", "minio"),
+        ("MINIO_PORT", "4"),
+        ("MINIO_ACCESS_KEY", "ak"),
+        ("MINIO_SECRET_KEY", "sk"),
+        ("MINIO_SECURE", "true"),
+        ("API_HOST", "0.0.0.0"),
+        ("API_PORT", "5"),
+        ("ML_HOST", "mlhost"),
+        ("ML_PORT", "6"),
+        ("TTS_URL", "http://tts:7"),
+        ("OPENAI_API_KEY", "sk-test"),
+        ("WHISPER_MODEL", "tiny.en"),
+        ("WHISPER_DEVICE", "cpu"),
+        ("WHISPER_COMPUTE_TYPE", "int8"),
+        ("LOG_LEVEL", "warn"),
+        ("DEBUG_MODE", "true"),
+        ("APP_NAME", "Podwise Test"),
+        ("APP_VERSION", "9.9.9"),
+        ("ENVIRONMENT", "staging"),
+    ])
+    .expect("valid");
+    assert_eq!(settings.profile, Profile::Cluster);
+    assert_eq!(
+        (
+            settings.postgres.host.as_str(),
+            settings.postgres.port,
+            settings.postgres.db.as_str()
+        ),
+        ("pg", 1, "db")
+    );
+    assert_eq!(settings.postgres.user, "user");
+    assert_eq!(
+        settings
+            .postgres
+            .password
+            .as_ref()
+            .map(|p| p.expose_secret()),
+        Some("pgpw")
+    );
+    assert_eq!(
+        (settings.mongo.host.as_str(), settings.mongo.port),
+        ("mongo", 2)
+    );
+    assert_eq!(settings.mongo.db, "mdb");
+    assert_eq!(
+        settings.mongo.connection_uri().expose_secret(),
+        "mongodb://muser:mpw@mongo:2"
+    );
+    assert_eq!(
+        (
+            settings.milvus.host.as_str(),
+            settings.milvus.port,
+            settings.milvus.collection.as_str()
+        ),
+        ("milvus", 3, "chunks")
+    );
+    assert_eq!(
+        (settings.minio.host.as_str(), settings.minio.port),
+        ("minio", 4)
+    );
+    assert!(settings.minio.secure);
+    assert_eq!(
+        settings
+            .minio
+            .secret_key
+            .as_ref()
+            .map(|k| k.expose_secret()),
+        Some("sk")
+    );
+    assert_eq!(settings.api.bind_address(), "0.0.0.0:5");
+    assert_eq!(settings.services.ml.url, "http://mlhost:6");
+    assert_eq!(settings.services.tts.url, "http://tts:7");
+    assert_eq!(
+        settings.openai.api_key.as_ref().map(|k| k.expose_secret()),
+        Some("sk-test")
+    );
+    assert_eq!(settings.whisper.model, "tiny.en");
+    assert_eq!(settings.whisper.compute_type, "int8");
+    assert_eq!(settings.log.level, "warn");
+    assert!(settings.app.debug_mode);
+    assert_eq!(settings.app.name, "Podwise Test");
+    assert_eq!(settings.app.version, "9.9.9");
+    assert_eq!(settings.app.environment, Environment::Staging);
+}
+
+#[test]
+fn the_cluster_profile_defaults_to_the_kubernetes_service_names() {
+    let settings = load(&[
+        ("PODWISE_PROFILE", "cluster"),
+        ("MINIO_ACCESS_KEY", "a"),
+        ("MINIO_SECRET_KEY", "b"),
+    ])
+    .expect("valid");
+    assert_eq!(settings.postgres.host, "postgres.podwise.svc.cluster.local");
+    assert_eq!(settings.mongo.host, "mongodb.podwise.svc.cluster.local");
+    assert_eq!(settings.milvus.host, "milvus.podwise.svc.cluster.local");
+    assert_eq!(settings.minio.host, "minio.podwise.svc.cluster.local");
+    assert_eq!(
+        settings.services.llm.url,
+        "http://llm.podwise.svc.cluster.local:8005"
+    );
+    assert_eq!(settings.server.bind_host, "0.0.0.0");
+}
+
+#[test]
+fn running_in_a_pod_selects_the_cluster_profile() {
+    let error = load(&[("KUBERNETES_SERVICE_HOST", "10.0.0.1")]).expect_err("keys missing");
+    assert_eq!(error.variables(), ["MINIO_ACCESS_KEY", "MINIO_SECRET_KEY"]);
+}
+
+#[test]
+fn every_invalid_setting_is_reported_at_once_by_name() {
+    let error = load(&[
+        ("API_PORT", "eighty"),
+        ("RAG_PORT", "70000"),
+        ("MINIO_SECURE", "maybe"),
+        ("ENVIRONMENT", "moon"),
+        ("PODWISE_PROFILE", "laptop"),
+        ("LLM_URL", "llm:8005"),
+        ("WHISPER_DEVICE", "cuda"),
+    ])
+    .expect_err("invalid");
+    let mut names = error.variables();
+    names.sort_unstable();
+    assert_eq!(
+        names,
+        [
+            "API_PORT",
+            "ENVIRONMENT",
+            "LLM_URL",
+            "MINIO_SECURE",
+            "PODWISE_PROFILE",
+            "RAG_PORT",
+            "WHISPER_DEVICE"
+        ]
+    );
+    let message = error.to_string();
+    assert!(message.starts_with("7 invalid setting(s):"), "{message}");
+    assert!(
+        message.contains("API_PORT (api.port): 'eighty'"),
+        "{message}"
+    );
+}
+
+#[test]
+fn debug_mode_is_refused_in_production() {
+    let error = load(&[("ENVIRONMENT", "production"), ("DEBUG_MODE", "1")]).expect_err("refused");
+    assert_eq!(error.variables(), ["DEBUG_MODE"]);
+}
+
+#[test]
+fn an_empty_value_counts_as_unset() {
+    let settings = load(&[("POSTGRES_HOST", ""), ("API_PORT", "")]).expect("valid");
+    assert_eq!(settings.profile, Profile::Embedded);
+    assert_eq!(settings.api.port, 8000);
+}
+
+const SECRETS: [(&str, &str); 6] = [
+    ("POSTGRES_PASSWORD", "pg-secret-1"),
+    ("MONGO_PASSWORD", "mongo-secret-2"),
+    ("MINIO_ACCESS_KEY", "minio-access-3"),
+    ("MINIO_SECRET_KEY", "minio-secret-4"),
+    ("OPENAI_API_KEY", "sk-openai-5"),
+    ("DATABASE_URL", "postgres://u:url-secret-6@h/db"),
+];
+
+#[test]
+fn secrets_never_appear_in_debug_output() {
+    let settings = load(&SECRETS).expect("valid");
+    let debug = format!("{settings:?}");
+    for (_, secret) in SECRETS {
+        assert!(!debug.contains(secret), "{secret} leaked into {debug}");
+    }
+}
+
+#[test]
+fn secrets_never_appear_in_logs() {
+    let settings = load(&SECRETS).expect("valid");
+    let buffer = Arc::new(Mutex::new(Vec::new()));
+    let writer = {
+        let buffer = Arc::clone(&buffer);
+        move || SharedWriter(Arc::clone(&buffer))
+    };
+    let subscriber = tracing_subscriber::fmt()
+        .json()
+        .with_writer(writer)
+        .finish();
+    tracing::subscriber::with_default(subscriber, || {
+        tracing::info!(?settings, postgres = ?settings.postgres, "loaded");
+    });
+    let logged = String::from_utf8(buffer.lock().expect("lock").clone()).expect("utf-8");
+    assert!(logged.contains("loaded"));
+    for (_, secret) in SECRETS {
+        assert!(!logged.contains(secret), "{secret} leaked into the log");
+    }
+}
+
+#[test]
+fn a_malformed_url_is_reported_without_echoing_its_credentials() {
+    let error = load(&[("DATABASE_URL", "mysql://root:hunter2@db/x")]).expect_err("bad scheme");
+    assert_eq!(
+        error.variables(),
+        ["DATABASE_URL", "MINIO_ACCESS_KEY", "MINIO_SECRET_KEY"]
+    );
+    assert!(!error.to_string().contains("hunter2"));
+}
+
+struct SharedWriter(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for SharedWriter {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("lock").extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}

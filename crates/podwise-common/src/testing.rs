@@ -1,0 +1,97 @@
+//! Helpers for the services' integration tests: settings for a process that binds free
+//! ports, and probes of the health surfaces every service must answer.
+
+use std::net::SocketAddr;
+
+use tonic_health::pb::HealthCheckRequest;
+use tonic_health::pb::health_check_response::ServingStatus;
+use tonic_health::pb::health_client::HealthClient;
+
+use crate::settings::{ServiceName, Settings, Sources};
+
+/// Embedded-profile settings in which every service binds a free port on loopback, with
+/// `extra` variables on top.
+///
+/// # Panics
+/// When `extra` holds an invalid setting: a test bug.
+pub fn settings_with(extra: &[(&str, &str)]) -> Settings {
+    let mut pairs = vec![
+        ("PODWISE_PROFILE", "embedded"),
+        ("PODWISE_BIND_HOST", "127.0.0.1"),
+        ("API_HOST", "127.0.0.1"),
+        ("API_PORT", "0"),
+        ("PODWISE_SHUTDOWN_GRACE_SECS", "5"),
+    ];
+    let ports: Vec<String> = ServiceName::ALL
+        .iter()
+        .map(|s| format!("{}_PORT", s.as_str().to_uppercase()))
+        .collect();
+    pairs.extend(ports.iter().map(|name| (name.as_str(), "0")));
+    pairs.extend_from_slice(extra);
+    Settings::load_from(&Sources::from_pairs(pairs)).expect("test settings are valid")
+}
+
+/// What a probe of the four health surfaces found.
+#[derive(Debug)]
+pub struct Surfaces {
+    pub health: u16,
+    pub ready: u16,
+    pub ready_body: serde_json::Value,
+    pub metrics: String,
+    pub grpc: ServingStatus,
+}
+
+/// Asks `/health`, `/ready`, `/metrics` over HTTP/1.1 and `grpc.health.v1` over HTTP/2.
+///
+/// # Panics
+/// When a surface does not answer at all.
+pub async fn probe(addr: SocketAddr) -> Surfaces {
+    let http = reqwest::Client::new();
+    let base = format!("http://{addr}");
+    let health = http
+        .get(format!("{base}/health"))
+        .send()
+        .await
+        .expect("/health answers");
+    let ready = http
+        .get(format!("{base}/ready"))
+        .send()
+        .await
+        .expect("/ready answers");
+    let ready_status = ready.status().as_u16();
+    let ready_body = ready.json().await.expect("/ready is JSON");
+    let metrics = http
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .expect("/metrics answers")
+        .text()
+        .await
+        .expect("/metrics is text");
+    let grpc = grpc_health(addr, "").await.expect("grpc.health.v1 answers");
+    Surfaces {
+        health: health.status().as_u16(),
+        ready: ready_status,
+        ready_body,
+        metrics,
+        grpc,
+    }
+}
+
+/// The `grpc.health.v1` status of `service` ("" for the whole server).
+///
+/// # Errors
+/// The gRPC status when the call fails (for example, nothing listening).
+pub async fn grpc_health(addr: SocketAddr, service: &str) -> Result<ServingStatus, tonic::Status> {
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
+        .map_err(|e| tonic::Status::invalid_argument(e.to_string()))?
+        .connect()
+        .await
+        .map_err(|e| tonic::Status::unavailable(e.to_string()))?;
+    let response = HealthClient::new(channel)
+        .check(HealthCheckRequest {
+            service: service.to_owned(),
+        })
+        .await?;
+    Ok(response.into_inner().status())
+}
