@@ -233,6 +233,12 @@ impl From<ServiceError> for Status {
     }
 }
 
+/// The answer of an RPC whose feature this build does not have yet: `UNIMPLEMENTED`
+/// naming the feature, never a made-up result.
+pub fn not_available(feature: &str) -> Status {
+    ServiceError::Unimplemented(format!("{feature} is not available in this build yet")).into()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

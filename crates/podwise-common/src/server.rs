@@ -5,6 +5,7 @@
 //! the listener stops accepting, in-flight requests get the grace period to finish, then
 //! whatever is left is cut off.
 
+mod connections;
 mod observe;
 
 pub use observe::REQUEST_ID_HEADER;
@@ -22,7 +23,7 @@ use tokio_util::sync::CancellationToken;
 use tonic::server::NamedService;
 use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
-use tracing::{info, warn};
+use tracing::info;
 
 use crate::readiness::{Check, Readiness};
 
@@ -98,6 +99,8 @@ impl ServiceServer {
     /// # Errors
     /// When the address cannot be bound.
     pub async fn bind(self, addr: SocketAddr) -> std::io::Result<BoundServer> {
+        // Install the recorder before the first request so nothing recorded is lost.
+        crate::metrics::handle();
         let listener = TcpListener::bind(addr).await?;
         let readiness = Readiness::new(self.checks);
         let (reporter, health_service) = tonic_health::server::health_reporter();
@@ -161,51 +164,33 @@ impl BoundServer {
     /// Serves until `shutdown` is cancelled, then drains as described in the module docs.
     ///
     /// # Errors
-    /// When the server fails on its own before any stop signal.
+    /// When the serving task panicked.
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let addr = self.listener.local_addr()?;
-        let stop_accepting = CancellationToken::new();
-        let serve = axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(stop_accepting.clone().cancelled_owned());
-        let mut server = tokio::spawn(serve.into_future());
-
         refresh_health(&self.readiness, &self.reporter, &self.grpc_names).await;
         let refresher = tokio::spawn(keep_health_fresh(
             self.readiness.clone(),
             self.reporter.clone(),
             self.grpc_names.clone(),
         ));
+
+        let stop_accepting = CancellationToken::new();
+        let server = tokio::spawn(connections::serve(
+            self.service,
+            self.listener,
+            self.router,
+            stop_accepting.clone(),
+            self.grace,
+        ));
         info!(service = self.service, %addr, "serving gRPC and HTTP");
 
-        tokio::select! {
-            outcome = &mut server => {
-                refresher.abort();
-                outcome??;
-                anyhow::bail!("the server stopped without a stop signal");
-            }
-            () = shutdown.cancelled() => {}
-        }
-
+        shutdown.cancelled().await;
         info!(service = self.service, grace = ?self.grace, "draining in-flight requests");
         self.readiness.start_draining();
         refresher.abort();
         set_health(&self.reporter, &self.grpc_names, ServingStatus::NotServing).await;
         stop_accepting.cancel();
-
-        match tokio::time::timeout(self.grace, &mut server).await {
-            Ok(outcome) => {
-                outcome??;
-                info!(service = self.service, "drained; all connections closed");
-            }
-            Err(_) => {
-                server.abort();
-                warn!(
-                    service = self.service,
-                    grace = ?self.grace,
-                    "requests still running after the grace period were cut off"
-                );
-            }
-        }
+        server.await?;
         Ok(())
     }
 }

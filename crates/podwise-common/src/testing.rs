@@ -95,3 +95,71 @@ pub async fn grpc_health(addr: SocketAddr, service: &str) -> Result<ServingStatu
         .await?;
     Ok(response.into_inner().status())
 }
+
+/// A service running in the test process.
+#[derive(Debug)]
+pub struct RunningService {
+    pub addr: std::net::SocketAddr,
+    pub shutdown: crate::CancellationToken,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl RunningService {
+    /// Stops the service as SIGTERM would, and waits for it to drain.
+    ///
+    /// # Panics
+    /// When the service fails to stop cleanly.
+    pub async fn stop(self) {
+        self.shutdown.cancel();
+        self.task.await.expect("service task").expect("clean stop");
+    }
+}
+
+/// Runs a bound service in the background until [`RunningService::stop`].
+///
+/// # Panics
+/// When the server has no local address.
+pub fn spawn(server: crate::server::BoundServer) -> RunningService {
+    let addr = server.local_addr().expect("bound address");
+    let shutdown = crate::CancellationToken::new();
+    let task = tokio::spawn(server.run_until_stopped(shutdown.clone()));
+    RunningService {
+        addr,
+        shutdown,
+        task,
+    }
+}
+
+/// Asserts the four health surfaces of a freshly started service answer as healthy.
+///
+/// # Panics
+/// When any surface is missing or unhealthy.
+pub async fn assert_healthy(addr: SocketAddr, service: &str) {
+    let surfaces = probe(addr).await;
+    assert_eq!(surfaces.health, 200, "/health of {service}");
+    assert_eq!(
+        surfaces.ready, 200,
+        "/ready of {service}: {}",
+        surfaces.ready_body
+    );
+    assert_eq!(
+        surfaces.grpc,
+        ServingStatus::Serving,
+        "gRPC health of {service}"
+    );
+    let metric = format!("podwise_{service}_requests_total");
+    assert!(
+        surfaces.metrics.contains(&metric),
+        "{metric} missing from /metrics"
+    );
+}
+
+/// A lazily connected channel to a service under test.
+///
+/// # Panics
+/// When the address does not form a valid URI.
+pub fn channel(addr: SocketAddr) -> tonic::transport::Channel {
+    tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
+        .expect("valid uri")
+        .connect_lazy()
+}

@@ -368,3 +368,18 @@ impl std::io::Write for SharedWriter {
         Ok(())
     }
 }
+
+#[test]
+fn the_example_env_file_names_every_variable_and_loads() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../.env.example");
+    let text = std::fs::read_to_string(path).expect(".env.example exists");
+    for (name, _) in contract::VARIABLES {
+        assert!(text.contains(&format!("{name}=")), ".env.example does not mention {name}");
+    }
+    let sources = Sources {
+        dotenv: Some(path.into()),
+        ..Sources::default()
+    };
+    let settings = Settings::load_from(&sources).expect("the example is valid as written");
+    assert_eq!(settings.profile, Profile::Cluster);
+}

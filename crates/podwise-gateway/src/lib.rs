@@ -1,0 +1,126 @@
+//! `podwise-gateway`: the only public entry point of Podwise (port 8000).
+//!
+//! It speaks HTTP to the world (actix-web) and gRPC to the five services behind it. This
+//! module wires the pieces: [`routes`] lists every route, [`upstreams`] holds the gRPC
+//! clients, [`probes`] answers `/health`, `/ready` and `/metrics`, [`observe`] gives each
+//! request an id, a span and metrics, and [`api_error`] turns every failure into one JSON
+//! shape.
+
+pub mod api_error;
+pub mod observe;
+mod probes;
+mod routes;
+pub mod upstreams;
+
+use std::net::{SocketAddr, TcpListener};
+
+use actix_web::{App, HttpServer, web};
+use anyhow::Context as _;
+use futures_util::future::BoxFuture;
+use podwise_common::CancellationToken;
+use podwise_common::readiness::Readiness;
+use podwise_common::settings::Settings;
+use tracing::info;
+
+use crate::upstreams::Upstreams;
+
+/// Shared by every request handler.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub settings: Settings,
+    pub upstreams: Upstreams,
+    pub readiness: Readiness,
+}
+
+/// A gateway with its port bound, ready to run.
+pub struct Gateway {
+    server: actix_web::dev::Server,
+    addr: SocketAddr,
+    readiness: Readiness,
+}
+
+impl std::fmt::Debug for Gateway {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Gateway")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Binds the gateway's port and builds the clients of the five services.
+///
+/// # Errors
+/// When the address is taken or a service URL is malformed.
+pub fn build(settings: &Settings) -> anyhow::Result<Gateway> {
+    podwise_common::metrics::handle();
+    let upstreams = Upstreams::connect(&settings.services)?;
+    let readiness = Readiness::default();
+    let state = web::Data::new(AppState {
+        settings: settings.clone(),
+        upstreams,
+        readiness: readiness.clone(),
+    });
+
+    let address = settings.api.bind_address();
+    let listener =
+        TcpListener::bind(&address).with_context(|| format!("cannot listen on {address}"))?;
+    let addr = listener.local_addr()?;
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .configure(|config| routes::configure(config, &state))
+            .wrap(actix_web::middleware::from_fn(observe::observe))
+    })
+    .workers(settings.server.worker_threads)
+    .shutdown_timeout(settings.server.shutdown_grace.as_secs())
+    // Signals are handled once for the whole process by the bootstrap.
+    .disable_signals()
+    .listen(listener)?
+    .run();
+
+    Ok(Gateway {
+        server,
+        addr,
+        readiness,
+    })
+}
+
+impl Gateway {
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Serves until `shutdown` is cancelled, then stops reporting ready, stops accepting
+    /// and lets in-flight requests finish within the grace period.
+    ///
+    /// # Errors
+    /// When the HTTP server fails.
+    pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        let handle = self.server.handle();
+        // The server future runs the stop command itself, so it must keep being polled
+        // while `stop` waits: it runs as its own task.
+        let mut server = tokio::spawn(self.server);
+        info!(addr = %self.addr, "gateway serving HTTP");
+        tokio::select! {
+            outcome = &mut server => {
+                outcome??;
+                anyhow::bail!("the HTTP server stopped without a stop signal");
+            }
+            () = shutdown.cancelled() => {}
+        }
+        info!("gateway draining in-flight requests");
+        self.readiness.start_draining();
+        handle.stop(true).await;
+        server.await??;
+        info!("gateway drained");
+        Ok(())
+    }
+}
+
+/// Serves until `shutdown` is cancelled: the binary's entry point.
+pub fn serve(
+    settings: Settings,
+    shutdown: CancellationToken,
+) -> BoxFuture<'static, anyhow::Result<()>> {
+    Box::pin(async move { build(&settings)?.run_until_stopped(shutdown).await })
+}

@@ -1,0 +1,55 @@
+//! Every route the gateway serves, in one place, with the body limits and error
+//! handlers that apply to them.
+
+use actix_web::error::{JsonPayloadError, PayloadError};
+use actix_web::{HttpRequest, HttpResponse, web};
+use podwise_common::ServiceError;
+
+use crate::api_error::ApiError;
+use crate::{AppState, probes};
+
+pub(crate) fn configure(config: &mut web::ServiceConfig, state: &web::Data<AppState>) {
+    let limit = state.settings.api.max_body_bytes;
+    config
+        .app_data(
+            web::JsonConfig::default()
+                .limit(limit)
+                .error_handler(|error, _request| json_error(error).into()),
+        )
+        .app_data(web::PayloadConfig::new(limit))
+        .route("/health", web::get().to(probes::health))
+        .route("/ready", web::get().to(probes::ready))
+        .route("/metrics", web::get().to(probes::metrics))
+        .default_service(web::to(not_found));
+}
+
+/// Body problems become the JSON error shape with their proper status.
+fn json_error(error: JsonPayloadError) -> ApiError {
+    let error = match error {
+        JsonPayloadError::OverflowKnownLength { length, limit } => ServiceError::PayloadTooLarge(
+            format!("the body is {length} bytes; this route takes at most {limit}"),
+        ),
+        JsonPayloadError::Overflow { limit } => {
+            ServiceError::PayloadTooLarge(format!("the body exceeds the limit of {limit} bytes"))
+        }
+        JsonPayloadError::ContentType => {
+            ServiceError::UnsupportedMediaType("send the body as application/json".to_owned())
+        }
+        JsonPayloadError::Deserialize(e) => {
+            ServiceError::Unprocessable(format!("the JSON body does not fit this route: {e}"))
+        }
+        JsonPayloadError::Payload(PayloadError::Overflow) => {
+            ServiceError::PayloadTooLarge("the body is too large".to_owned())
+        }
+        other => ServiceError::InvalidArgument(format!("the body could not be read: {other}")),
+    };
+    ApiError::new(error)
+}
+
+async fn not_found(request: HttpRequest) -> Result<HttpResponse, ApiError> {
+    Err(ApiError::new(ServiceError::NotFound(format!(
+        "no route for {} {}",
+        request.method(),
+        request.path()
+    ))))
+}

@@ -1,0 +1,121 @@
+//! The whole system as an operator runs it: `scripts/start-all-services.sh` brings up the
+//! six binaries built by this test run, `curl` checks every port, and
+//! `scripts/stop-all-services.sh` stops them with SIGTERM.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const SERVICES: [(&str, &str); 6] = [
+    ("gateway", "API_PORT"),
+    ("rag", "RAG_PORT"),
+    ("ml", "ML_PORT"),
+    ("tts", "TTS_PORT"),
+    ("stt", "STT_PORT"),
+    ("llm", "LLM_PORT"),
+];
+
+fn repository_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.local_addr().expect("addr").port()
+}
+
+fn curl(url: &str) -> String {
+    let output = Command::new("curl")
+        .args(["-fsS", "-m", "5", url])
+        .output()
+        .expect("curl runs");
+    assert!(
+        output.status.success(),
+        "curl {url}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).expect("utf-8")
+}
+
+#[test]
+fn the_start_script_brings_up_six_healthy_services_and_the_stop_script_drains_them() {
+    let bin_dir = Path::new(env!("CARGO_BIN_EXE_podwise-gateway"))
+        .parent()
+        .expect("binary directory")
+        .to_owned();
+    for (service, _) in SERVICES {
+        let binary = bin_dir.join(format!("podwise-{service}"));
+        assert!(
+            binary.exists(),
+            "{} is missing: run 'cargo build --workspace --bins' first",
+            binary.display()
+        );
+    }
+    let scratch = tempfile::tempdir().expect("temp dir");
+    let ports: Vec<(&str, &str, u16)> = SERVICES
+        .iter()
+        .map(|(service, var)| (*service, *var, free_port()))
+        .collect();
+
+    let script = |name: &str| {
+        let mut command = Command::new("bash");
+        command
+            .arg(repository_root().join("scripts").join(name))
+            .env("PODWISE_BIN_DIR", &bin_dir)
+            .env("PODWISE_RUN_DIR", scratch.path().join("run"))
+            .env("PODWISE_LOG_DIR", scratch.path().join("logs"))
+            .env("PODWISE_DATA_DIR", scratch.path().join("data"))
+            .env("PODWISE_DOTENV", scratch.path().join("no.env"))
+            .env("PODWISE_PROFILE", "embedded")
+            .env("PODWISE_START_TIMEOUT", "60")
+            .env_remove("RUST_LOG");
+        for (_, var, port) in &ports {
+            command.env(var, port.to_string());
+        }
+        command
+    };
+
+    let started = script("start-all-services.sh")
+        .output()
+        .expect("start script runs");
+    let stop = || {
+        script("stop-all-services.sh")
+            .output()
+            .expect("stop script runs")
+    };
+    if !started.status.success() {
+        stop();
+        panic!("start failed: {}", String::from_utf8_lossy(&started.stderr));
+    }
+
+    for (service, _, port) in &ports {
+        let body = curl(&format!("http://localhost:{port}/health"));
+        assert!(
+            body.contains(&format!("\"{service}\"")),
+            "{service}: {body}"
+        );
+    }
+    let gateway_port = ports[0].2;
+    let ready = curl(&format!("http://localhost:{gateway_port}/ready"));
+    assert!(ready.contains("\"status\":\"ok\""), "{ready}");
+
+    let stopped = stop();
+    assert!(
+        stopped.status.success(),
+        "{}",
+        String::from_utf8_lossy(&stopped.stderr)
+    );
+    for (service, _, _) in &ports {
+        let log =
+            std::fs::read_to_string(scratch.path().join("logs").join(format!("{service}.log")))
+                .expect("log exists");
+        assert!(
+            log.contains("stop signal received"),
+            "{service} did not see SIGTERM:\n{log}"
+        );
+        assert!(log.contains("drained"), "{service} did not drain:\n{log}");
+        assert!(
+            !log.contains(" ERROR "),
+            "{service} logged an error:\n{log}"
+        );
+    }
+}

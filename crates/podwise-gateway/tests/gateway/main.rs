@@ -1,0 +1,5 @@
+//! The gateway's integration tests: in-process behaviour, then the whole system started
+//! by the operator scripts.
+
+mod end_to_end;
+mod ready;

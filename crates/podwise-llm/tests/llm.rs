@@ -1,0 +1,44 @@
+//! The llm service started in-process on a free port, as its binary would start it.
+
+use podwise_common::testing::{assert_healthy, channel, settings_with, spawn};
+use podwise_proto::llm::v1::EmbedRequest;
+use podwise_proto::llm::v1::llm_service_client::LlmServiceClient;
+
+#[tokio::test]
+async fn the_service_answers_health_ready_metrics_and_grpc_health() {
+    let service = spawn(
+        podwise_llm::build(&settings_with(&[]))
+            .await
+            .expect("build"),
+    );
+
+    assert_healthy(service.addr, "llm").await;
+
+    service.stop().await;
+}
+
+#[tokio::test]
+async fn a_feature_not_built_yet_answers_unimplemented_and_names_itself() {
+    let service = spawn(
+        podwise_llm::build(&settings_with(&[]))
+            .await
+            .expect("build"),
+    );
+    let mut client = LlmServiceClient::new(channel(service.addr));
+
+    let status = client
+        .embed(EmbedRequest {
+            inputs: vec!["hello".into()],
+            ..Default::default()
+        })
+        .await
+        .expect_err("not built yet");
+
+    assert_eq!(status.code(), tonic::Code::Unimplemented);
+    assert!(
+        status.message().contains("embedding"),
+        "{}",
+        status.message()
+    );
+    service.stop().await;
+}

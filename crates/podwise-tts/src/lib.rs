@@ -1,0 +1,36 @@
+//! `podwise-tts`: text to speech with named zh-TW and English voices, for spoken answers
+//! and for voicing the demo library.
+//!
+//! This build serves the gRPC contract of `proto/podwise/tts/v1` and the health surfaces
+//! of every Podwise service; its RPCs answer `UNIMPLEMENTED` until the engine behind them
+//! is built.
+
+mod grpc;
+
+use anyhow::Context as _;
+use futures_util::future::BoxFuture;
+use podwise_common::CancellationToken;
+use podwise_common::server::{BoundServer, ServiceServer};
+use podwise_common::settings::{ServiceName, Settings};
+use podwise_proto::tts::v1::tts_service_server::TtsServiceServer;
+
+/// Binds the service's port and assembles what it serves.
+///
+/// # Errors
+/// When the bind address is invalid or taken.
+pub async fn build(settings: &Settings) -> anyhow::Result<BoundServer> {
+    let addr = settings.bind_address(ServiceName::Tts)?;
+    ServiceServer::new(ServiceName::Tts.as_str(), settings.server.shutdown_grace)
+        .grpc(TtsServiceServer::new(grpc::TtsApi))
+        .bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr}"))
+}
+
+/// Serves until `shutdown` is cancelled: the binary's entry point.
+pub fn serve(
+    settings: Settings,
+    shutdown: CancellationToken,
+) -> BoxFuture<'static, anyhow::Result<()>> {
+    Box::pin(async move { build(&settings).await?.run_until_stopped(shutdown).await })
+}

@@ -1,0 +1,35 @@
+# Shared helpers for the scripts in this folder; sourced, never run on its own.
+# shellcheck shell=bash
+
+# Absolute path of the repository root.
+PODWISE_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+export PODWISE_ROOT
+
+# The six services: name, binary, and the variable that holds its port.
+PODWISE_SERVICES=(llm stt tts rag ml gateway)
+
+say() { printf '%s: %s\n' "$(basename "$0")" "$*" >&2; }
+die() { say "$*"; exit 1; }
+
+# The port a service listens on, from the same variables the services read.
+service_port() {
+    case "$1" in
+        gateway) echo "${API_PORT:-8000}" ;;
+        rag) echo "${RAG_PORT:-8001}" ;;
+        ml) echo "${ML_PORT:-8002}" ;;
+        tts) echo "${TTS_PORT:-8003}" ;;
+        stt) echo "${STT_PORT:-8004}" ;;
+        llm) echo "${LLM_PORT:-8005}" ;;
+        *) die "unknown service $1" ;;
+    esac
+}
+
+# True when the PID in FILE is alive and still a Podwise binary (not a recycled PID).
+pid_is_ours() {
+    local file=$1 pid
+    [[ -f $file ]] || return 1
+    pid=$(<"$file")
+    [[ $pid =~ ^[0-9]+$ ]] || return 1
+    [[ -r /proc/$pid/cmdline ]] || return 1
+    tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q 'podwise-'
+}

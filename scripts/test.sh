@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Runs every check and test of the project: formatting, lints, then the whole test suite
+# (unit, integration and end-to-end). This is the README's test command and what CI runs.
+#
+# Parameters (environment):
+#   CARGO_TARGET_DIR   where cargo builds (./target); CI keeps one outside the clone
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+cd "$PODWISE_ROOT"
+
+if ! command -v curl >/dev/null; then
+    say "installing curl (the end-to-end test checks every port with it)"
+    apt-get update -qq && apt-get install -y -qq curl >/dev/null
+fi
+for component in rustfmt clippy; do
+    if ! cargo "${component/rustfmt/fmt}" --version >/dev/null 2>&1; then
+        say "installing the $component toolchain component"
+        rustup component add "$component"
+    fi
+done
+
+say "checking formatting"
+cargo fmt --all -- --check
+
+say "linting (clippy, warnings are errors)"
+cargo clippy --workspace --all-targets -- -D warnings
+
+say "building the six service binaries the end-to-end test starts"
+cargo build --workspace --bins
+
+say "running the test suite"
+cargo test --workspace
