@@ -374,7 +374,10 @@ fn the_example_env_file_names_every_variable_and_loads() {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../.env.example");
     let text = std::fs::read_to_string(path).expect(".env.example exists");
     for (name, _) in contract::VARIABLES {
-        assert!(text.contains(&format!("{name}=")), ".env.example does not mention {name}");
+        assert!(
+            text.contains(&format!("{name}=")),
+            ".env.example does not mention {name}"
+        );
     }
     let sources = Sources {
         dotenv: Some(path.into()),
