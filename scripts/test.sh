@@ -29,4 +29,12 @@ say "building the six service binaries the end-to-end test starts"
 cargo build --workspace --bins
 
 say "running the test suite"
-cargo test --workspace
+results=$(mktemp)
+trap 'rm -f "$results"' EXIT
+set +e
+cargo test --workspace 2>&1 | tee "$results"
+status=${PIPESTATUS[0]}
+set -e
+# One closing line over every test binary, so a reader (or CI) sees the total at the end.
+awk '/^test result:/ { passed += $4; failed += $6 } END { printf "%d passed, %d failed\n", passed, failed }' "$results"
+exit "$status"

@@ -61,3 +61,45 @@ impl Extractor for HeaderExtractor<'_> {
         self.0.keys().map(http::HeaderName::as_str).collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use opentelemetry::trace::TracerProvider as _;
+    use tracing_subscriber::layer::SubscriberExt as _;
+
+    use super::*;
+
+    const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
+
+    #[test]
+    fn an_incoming_trace_continues_into_outgoing_grpc_metadata() {
+        install_propagator();
+        let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder().build();
+        let subscriber = tracing_subscriber::registry()
+            .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("test")));
+        let mut incoming = http::HeaderMap::new();
+        incoming.insert(
+            "traceparent",
+            format!("00-{TRACE_ID}-00f067aa0ba902b7-01")
+                .parse()
+                .expect("header"),
+        );
+
+        let mut outgoing = tonic::metadata::MetadataMap::new();
+        tracing::subscriber::with_default(subscriber, || {
+            let span = tracing::info_span!("request");
+            set_parent_from_headers(&span, &incoming);
+            span.in_scope(|| inject_current_context(&mut outgoing));
+        });
+
+        let traceparent = outgoing
+            .get("traceparent")
+            .and_then(|v| v.to_str().ok())
+            .expect("traceparent injected");
+        assert!(traceparent.contains(TRACE_ID), "{traceparent}");
+        assert!(
+            !traceparent.contains("00f067aa0ba902b7"),
+            "a new span id for this hop"
+        );
+    }
+}
