@@ -11,6 +11,7 @@ pub mod metrics;
 pub mod readiness;
 pub mod server;
 pub mod settings;
+pub mod stores;
 pub mod telemetry;
 #[cfg(feature = "testing")]
 pub mod testing;

@@ -34,6 +34,7 @@ pub struct Settings {
     pub mongo: MongoSettings,
     pub milvus: MilvusSettings,
     pub minio: MinioSettings,
+    pub objects: ObjectSettings,
     pub openai: OpenAiSettings,
     pub whisper: WhisperSettings,
 }
@@ -333,6 +334,19 @@ pub struct MinioSettings {
     pub secure: bool,
     pub bucket: String,
     pub region: String,
+}
+
+/// How object URLs for listeners are made.
+#[derive(Debug, Clone)]
+pub struct ObjectSettings {
+    /// Base URL under which the gateway is reachable by listeners; signed URLs of the
+    /// embedded object store point there.
+    pub public_url: String,
+    /// Key for signing embedded-store URLs. When unset, a random key is generated once
+    /// and kept in the data directory, so every local process shares it.
+    pub url_secret: Option<SecretString>,
+    /// How long a signed or presigned URL stays valid.
+    pub presign_ttl: Duration,
 }
 
 #[derive(Debug, Clone)]

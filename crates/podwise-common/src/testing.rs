@@ -163,3 +163,34 @@ pub fn channel(addr: SocketAddr) -> tonic::transport::Channel {
         .expect("valid uri")
         .connect_lazy()
 }
+
+/// The variable that makes a missing dev server a test failure instead of a loud skip.
+/// `scripts/test.sh` sets it after starting `scripts/dev-services.sh`, so the README's
+/// test command (and CI) can never pass without having run the cluster adapters.
+pub const REQUIRE_DEV_SERVERS: &str = "PODWISE_REQUIRE_DEV_SERVERS";
+
+/// Cluster-profile settings for testing a cluster adapter against the real server
+/// `scripts/dev-services.sh` started, read from the process environment.
+///
+/// Returns `None` when `marker` (the server's host variable, such as `MINIO_HOST`) is
+/// not set, after saying loudly on stderr that the run was skipped.
+///
+/// # Panics
+/// When the server is absent but [`REQUIRE_DEV_SERVERS`] is set, or its settings are
+/// invalid.
+pub fn dev_server_settings(store: &str, marker: &str) -> Option<Settings> {
+    if std::env::var_os(marker).is_none() {
+        let advice = format!(
+            "the {store} cluster adapter needs the real server: run \
+             `eval \"$(scripts/dev-services.sh start)\"` first ({marker} is not set)"
+        );
+        assert!(std::env::var_os(REQUIRE_DEV_SERVERS).is_none(), "{advice}");
+        eprintln!("SKIPPED: {advice}");
+        return None;
+    }
+    let mut sources = Sources::from_process();
+    sources
+        .environment
+        .insert("PODWISE_PROFILE".to_owned(), "cluster".to_owned());
+    Some(Settings::load_from(&sources).expect("the dev server settings are valid"))
+}

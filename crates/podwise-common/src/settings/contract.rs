@@ -75,6 +75,10 @@ pub const VARIABLES: &[(&str, &str)] = &[
     ("MINIO_SECURE", "minio.secure"),
     ("MINIO_BUCKET", "minio.bucket"),
     ("MINIO_REGION", "minio.region"),
+    // Signed object URLs handed to listeners (previews, audio).
+    ("PODWISE_PUBLIC_URL", "objects.public_url"),
+    ("PODWISE_OBJECT_URL_SECRET", "objects.url_secret"),
+    ("PODWISE_PRESIGN_TTL_SECS", "objects.presign_ttl_secs"),
     // Models.
     ("OPENAI_API_KEY", "openai.api_key"),
     ("WHISPER_MODEL", "whisper.model"),

@@ -162,6 +162,30 @@ pub(super) fn parse(sources: &Sources) -> Result<Settings, SettingsError> {
         }
     }
 
+    let objects = ObjectSettings {
+        public_url: p
+            .string(
+                "PODWISE_PUBLIC_URL",
+                &format!("http://localhost:{}", api.port),
+            )
+            .trim_end_matches('/')
+            .to_owned(),
+        url_secret: p.secret("PODWISE_OBJECT_URL_SECRET"),
+        presign_ttl: Duration::from_secs(p.number("PODWISE_PRESIGN_TTL_SECS", 3600u64)),
+    };
+    p.check_url(
+        "PODWISE_PUBLIC_URL",
+        &objects.public_url,
+        &["http://", "https://"],
+    );
+    if objects.presign_ttl.is_zero() || objects.presign_ttl > Duration::from_secs(7 * 24 * 3600) {
+        // S3 refuses presigned URLs valid for longer than seven days.
+        p.problem(
+            "PODWISE_PRESIGN_TTL_SECS",
+            "must be between 1 and 604800 seconds",
+        );
+    }
+
     let openai = OpenAiSettings {
         api_key: p.secret("OPENAI_API_KEY"),
     };
@@ -194,6 +218,7 @@ pub(super) fn parse(sources: &Sources) -> Result<Settings, SettingsError> {
         mongo,
         milvus,
         minio,
+        objects,
         openai,
         whisper,
     })

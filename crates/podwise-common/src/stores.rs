@@ -1,0 +1,53 @@
+//! The four stores of Podwise, each a port with a cluster adapter and an embedded one.
+//!
+//! | store | cluster adapter | embedded adapter |
+//! |---|---|---|
+//! | [`objects`] | S3 (MinIO) | a local directory |
+//!
+//! Each store is an enum over its adapters, so callers hold one concrete type and every
+//! method's `match` names each adapter. Both adapters of a store pass the same
+//! conformance tests (`tests/integration/`).
+
+#[cfg(feature = "objects")]
+pub mod objects;
+
+use crate::ServiceError;
+
+/// What went wrong in a store, in terms the service layer can map to a status.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{0}")]
+    NotFound(String),
+    /// The caller asked for something the store cannot hold (a bad key, a bad range).
+    #[error("{0}")]
+    Invalid(String),
+    /// The store cannot be reached or refused to work; retrying later may succeed.
+    #[error("{store} is unavailable: {detail}")]
+    Unavailable { store: &'static str, detail: String },
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl StoreError {
+    pub fn unavailable(store: &'static str, detail: impl std::fmt::Display) -> Self {
+        Self::Unavailable {
+            store,
+            detail: detail.to_string(),
+        }
+    }
+}
+
+impl From<StoreError> for ServiceError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::NotFound(message) => ServiceError::NotFound(message),
+            StoreError::Invalid(message) => ServiceError::InvalidArgument(message),
+            StoreError::Unavailable { store, detail } => {
+                // The detail may name hosts; it goes to the log, the caller gets the store.
+                tracing::warn!(store, detail = %detail, "store unavailable");
+                ServiceError::unavailable(format!("the {store} store is unavailable"))
+            }
+            StoreError::Internal(source) => ServiceError::Internal(source),
+        }
+    }
+}
