@@ -5,15 +5,16 @@
 #   mongo     a MongoDB wire-protocol server backed by SQLite (nx-27017)
 #   s3        an S3 server (SeaweedFS `weed mini`)
 #   milvus    Milvus over gRPC (milvus-lite)
-# Each start makes empty stores with new random credentials; stop deletes them.
+# Each start makes empty stores with new random credentials; stop deletes them (the logs
+# stay until the next start).
 #
 #   start   start all four and print their settings (does nothing if they already run)
 #   env     print the settings as `export NAME=value` lines: eval "$(scripts/dev-services.sh env)"
 #   status  one line per server; exits 3 unless all four run
 #   stop    stop them and delete their data
 #
-# The Python servers share one virtual environment, installed on first use (about
-# 140 s) and reused while the pinned versions in this script stay the same.
+# The Python servers share one virtual environment, installed on first use (20 s to
+# over 2 minutes) and reused while the pinned versions in this script stay the same.
 #
 # Parameters (environment):
 #   PODWISE_DEV_DIR            data, logs, PID files and credentials (./.run/dev-services)
@@ -21,7 +22,7 @@
 #   PODWISE_DEV_POSTGRES_PORT  PostgreSQL (55432)
 #   PODWISE_DEV_MONGO_PORT     MongoDB wire protocol (57017)
 #   PODWISE_DEV_S3_PORT        S3 (58333); SeaweedFS also takes the 8 ports above it and
-#                              the 9th above it minus 10000 (48341)
+#                              the S3 port - 9992 (48341)
 #   PODWISE_DEV_MILVUS_PORT    Milvus gRPC (59530)
 #   PODWISE_DEV_START_TIMEOUT  seconds each server may take to answer (90)
 #   PODWISE_DEV_STOP_TIMEOUT   seconds after SIGTERM before SIGKILL (20)
@@ -150,7 +151,7 @@ ensure_venv() {
             python3 -m venv "$venv" >&2
         fi
     fi
-    say "installing ${pins[*]} (first time only, about 140 s)"
+    say "installing ${pins[*]} (first time only; it can take over 2 minutes)"
     "$venv/bin/python" -m pip install --quiet "${pins[@]}" >&2
     printf '%s' "${pins[*]}" >"$marker"
     say "installed in $((SECONDS - began)) s"
@@ -162,7 +163,7 @@ launch() {
     local name=$1
     shift
     say "starting $name on 127.0.0.1:$(main_port "$name") (log: $run_dir/$name.log)"
-    setsid "$@" </dev/null >>"$run_dir/$name.log" 2>&1 &
+    setsid "$@" </dev/null >"$run_dir/$name.log" 2>&1 &
     echo $! >"$run_dir/$name.pid"
     started+=("$name")
 }
@@ -173,16 +174,18 @@ start_postgres() {
     ((EUID == 0)) && chown postgres: "$dir"
     as_postgres test -w "$dir" ||
         die "the postgres user cannot write to $dir; set PODWISE_DEV_DIR to a directory it can reach"
-    say "starting postgres on 127.0.0.1:$pg_port (log: $dir/server.log)"
+    : >"$run_dir/postgres.log"
+    ((EUID == 0)) && chown postgres: "$run_dir/postgres.log"
+    say "starting postgres on 127.0.0.1:$pg_port (log: $run_dir/postgres.log)"
     as_postgres "$pg_bin/initdb" -D "$dir/data" -U postgres --auth-local=trust \
         --auth-host=scram-sha-256 --no-sync >"$dir/initdb.log" 2>&1 || {
         tail -n 20 "$dir/initdb.log" >&2
         die "initdb failed"
     }
     started+=(postgres)
-    as_postgres "$pg_bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t "$start_timeout" \
-        -o "-c listen_addresses=127.0.0.1 -p $pg_port -k $dir -c fsync=off" start >&2 || {
-        tail -n 20 "$dir/server.log" >&2
+    as_postgres "$pg_bin/pg_ctl" -D "$dir/data" -l "$run_dir/postgres.log" -w -t "$start_timeout" \
+        -o "-c listen_addresses=127.0.0.1 -p $pg_port -k '$dir' -c fsync=off" start >&2 || {
+        tail -n 20 "$run_dir/postgres.log" >&2
         die "postgres did not start"
     }
     head -n 1 "$dir/data/postmaster.pid" >"$run_dir/postgres.pid"
@@ -257,7 +260,6 @@ PY
 
 wait_until_answers() {
     local name=$1 deadline=$((SECONDS + start_timeout)) log=$run_dir/$1.log
-    [[ $name == postgres ]] && log=$run_dir/postgres/server.log
     until answers "$name"; do
         if ! running_pid "$name" >/dev/null; then
             say "$name exited during start-up; last lines of $log:"
@@ -274,9 +276,11 @@ wait_until_answers() {
     say "$name answers on 127.0.0.1:$(main_port "$name")"
 }
 
-# True while any process of the group (a server and its helpers) is alive, zombies aside.
-group_alive() {
-    ps -e -o pgid=,stat= | awk -v group="$1" '$1 == group && $2 !~ /^Z/ { found = 1 } END { exit !found }'
+# True while the process (PID) or any process of the group (-PGID) is alive, zombies aside.
+alive() {
+    local field=pid id=$1
+    [[ $id == -* ]] && field=pgid id=${id#-}
+    ps -e -o "$field=,stat=" | awk -v id="$id" '$1 == id && $2 !~ /^Z/ { found = 1 } END { exit !found }'
 }
 
 stop_server() {
@@ -292,7 +296,7 @@ stop_server() {
         [[ $(ps -o pgid= -p "$pid" | tr -d ' ') == "$pid" ]] && target=-$pid
         kill -TERM -- "$target" 2>/dev/null || true
         deadline=$((SECONDS + stop_timeout))
-        while group_alive "${target#-}"; do
+        while alive "$target"; do
             if ((SECONDS > deadline)); then
                 say "$name did not stop within ${stop_timeout}s; killing it"
                 kill -KILL -- "$target" 2>/dev/null || true
@@ -301,7 +305,7 @@ stop_server() {
             sleep 0.2
         done
     fi
-    rm -f "$run_dir/$name.pid" "$run_dir/$name.log"
+    rm -f "$run_dir/$name.pid"
     rm -rf "${run_dir:?}/$name"
 }
 
@@ -436,7 +440,7 @@ case "${1:-}" in
         ;;
     env)
         if ! all_running || ! load_credentials; then
-            die "the dev services are not running; run '$0 start'"
+            die "the dev services are not all running; run '$0 start'"
         fi
         print_env
         ;;

@@ -2,6 +2,10 @@
 # Runs every check and test of the project: formatting, lints, then the whole test suite
 # (unit, integration and end-to-end). This is the README's test command and what CI runs.
 #
+# The cluster adapters of the stores are tested against real servers on loopback, which
+# scripts/dev-services.sh installs and starts here and stops again at the end; a test
+# that needs one and cannot find it fails rather than skips.
+#
 # Parameters (environment):
 #   CARGO_TARGET_DIR   where cargo builds (./target); CI keeps one outside the clone
 set -euo pipefail
@@ -28,9 +32,13 @@ cargo clippy --workspace --all-targets -- -D warnings
 say "building the six service binaries the end-to-end test starts"
 cargo build --workspace --bins
 
-say "running the test suite"
+say "starting the real store servers the cluster adapters are tested against"
 results=$(mktemp)
-trap 'rm -f "$results"' EXIT
+trap 'rm -f "$results"; "$PODWISE_ROOT/scripts/dev-services.sh" stop' EXIT
+eval "$("$PODWISE_ROOT/scripts/dev-services.sh" start)"
+export PODWISE_REQUIRE_DEV_SERVERS=1
+
+say "running the test suite"
 set +e
 cargo test --workspace 2>&1 | tee "$results"
 status=${PIPESTATUS[0]}
