@@ -2,12 +2,15 @@
 //!
 //! | store | cluster adapter | embedded adapter |
 //! |---|---|---|
+//! | [`catalog`] | PostgreSQL | a SQLite file |
 //! | [`objects`] | S3 (MinIO) | a local directory |
 //!
 //! Each store is an enum over its adapters, so callers hold one concrete type and every
 //! method's `match` names each adapter. Both adapters of a store pass the same
 //! conformance tests (`tests/integration/`).
 
+#[cfg(feature = "catalog")]
+pub mod catalog;
 #[cfg(feature = "objects")]
 pub mod objects;
 
@@ -21,6 +24,9 @@ pub enum StoreError {
     /// The caller asked for something the store cannot hold (a bad key, a bad range).
     #[error("{0}")]
     Invalid(String),
+    /// The write would break a uniqueness rule (a second record with the same key).
+    #[error("{0}")]
+    Conflict(String),
     /// The store cannot be reached or refused to work; retrying later may succeed.
     #[error("{store} is unavailable: {detail}")]
     Unavailable { store: &'static str, detail: String },
@@ -42,6 +48,7 @@ impl From<StoreError> for ServiceError {
         match error {
             StoreError::NotFound(message) => ServiceError::NotFound(message),
             StoreError::Invalid(message) => ServiceError::InvalidArgument(message),
+            StoreError::Conflict(message) => ServiceError::AlreadyExists(message),
             StoreError::Unavailable { store, detail } => {
                 // The detail may name hosts; it goes to the log, the caller gets the store.
                 tracing::warn!(store, detail = %detail, "store unavailable");

@@ -4,5 +4,6 @@
 //! embedded one always, the cluster one against the real servers that
 //! `scripts/dev-services.sh` starts (see `podwise_common::testing::dev_server_settings`).
 
+mod catalog;
 mod objects;
 mod server;
