@@ -3,6 +3,7 @@
 //! | store | cluster adapter | embedded adapter |
 //! |---|---|---|
 //! | [`catalog`] | PostgreSQL | a SQLite file |
+//! | [`documents`] | MongoDB | JSON rows in a SQLite file |
 //! | [`objects`] | S3 (MinIO) | a local directory |
 //!
 //! Each store is an enum over its adapters, so callers hold one concrete type and every
@@ -11,10 +12,17 @@
 
 #[cfg(feature = "catalog")]
 pub mod catalog;
+#[cfg(feature = "documents")]
+pub mod documents;
 #[cfg(feature = "objects")]
 pub mod objects;
+#[cfg(any(feature = "catalog", feature = "documents"))]
+mod sqlite_file;
+use std::future::Future;
+use std::sync::Arc;
 
 use crate::ServiceError;
+use crate::readiness::Check;
 
 /// What went wrong in a store, in terms the service layer can map to a status.
 #[derive(Debug, thiserror::Error)]
@@ -57,4 +65,21 @@ impl From<StoreError> for ServiceError {
             StoreError::Internal(source) => ServiceError::Internal(source),
         }
     }
+}
+
+/// What every store offers the server around it: a cheap probe for `/ready`.
+pub trait Store: Clone + Send + Sync + 'static {
+    /// Confirms the store is usable now.
+    fn check(&self) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// A readiness check that probes `store`, for
+/// [`ServiceServer::readiness_check`](crate::server::ServiceServer::readiness_check):
+/// `/ready` then names the store while it is down, and recovers with it.
+pub fn readiness_check(store: &impl Store) -> Check {
+    let store = store.clone();
+    Arc::new(move || {
+        let store = store.clone();
+        Box::pin(async move { store.check().await.map_err(|e| e.to_string()) })
+    })
 }

@@ -15,26 +15,22 @@ mod shows;
 
 use std::str::FromStr as _;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use secrecy::ExposeSecret as _;
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
+use sqlx::sqlite::SqlitePool;
 use tokio::sync::Mutex;
 
 pub use model::*;
 
 use super::StoreError;
+use super::sqlite_file::{ACQUIRE_TIMEOUT, open_pool};
 use crate::settings::{Profile, Settings};
 
 /// The schema, embedded in the binary so every service migrates to the same version.
 static MIGRATIONS: Migrator = sqlx::migrate!("migrations/catalog");
-
-/// How long a query waits for a pooled connection before the store counts as down.
-const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// The catalog, backed by PostgreSQL or by a SQLite file.
 #[derive(Debug, Clone)]
@@ -80,29 +76,9 @@ impl Catalog {
                         .connect_lazy_with(options),
                 )
             }
-            Profile::Embedded => {
-                let path = settings.paths.data_dir.join("catalog.sqlite");
-                if let Some(parent) = path.parent() {
-                    tokio::fs::create_dir_all(parent).await.map_err(|e| {
-                        StoreError::unavailable("catalog", format!("{}: {e}", parent.display()))
-                    })?;
-                }
-                let options = SqliteConnectOptions::new()
-                    .filename(&path)
-                    .create_if_missing(true)
-                    // WAL lets the local services read while one of them writes.
-                    .journal_mode(SqliteJournalMode::Wal)
-                    // FULL syncs every commit: an acknowledged write survives power loss.
-                    .synchronous(SqliteSynchronous::Full)
-                    .busy_timeout(Duration::from_secs(5))
-                    .foreign_keys(true);
-                Pool::Sqlite(
-                    SqlitePoolOptions::new()
-                        .max_connections(4)
-                        .acquire_timeout(ACQUIRE_TIMEOUT)
-                        .connect_lazy_with(options),
-                )
-            }
+            Profile::Embedded => Pool::Sqlite(
+                open_pool(&settings.paths.data_dir.join("catalog.sqlite"), "catalog").await?,
+            ),
         };
         Ok(Self {
             pool,
@@ -202,4 +178,10 @@ fn is_busy(error: &dyn sqlx::error::DatabaseError) -> bool {
         code.as_ref(),
         "5" | "6" | "57P01" | "57P02" | "57P03" | "53300"
     )
+}
+
+impl super::Store for Catalog {
+    async fn check(&self) -> Result<(), StoreError> {
+        Catalog::check(self).await
+    }
 }

@@ -245,3 +245,9 @@ fn content_type_for(key: &ObjectKey) -> &'static str {
         _ => "application/octet-stream",
     }
 }
+
+impl super::Store for ObjectStore {
+    async fn check(&self) -> Result<(), StoreError> {
+        ObjectStore::check(self).await
+    }
+}

@@ -5,5 +5,6 @@
 //! `scripts/dev-services.sh` starts (see `podwise_common::testing::dev_server_settings`).
 
 mod catalog;
+mod documents;
 mod objects;
 mod server;

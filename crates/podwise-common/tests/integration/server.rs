@@ -166,3 +166,47 @@ async fn readiness_turns_false_as_soon_as_draining_starts() {
     in_flight.await.expect("join").expect("completes");
     task.await.expect("join").expect("clean stop");
 }
+
+#[tokio::test]
+async fn a_store_that_is_down_is_named_by_ready_while_the_others_pass() {
+    use podwise_common::stores::{catalog::Catalog, objects::ObjectStore, readiness_check};
+
+    let dir = tempfile::TempDir::new().expect("temp dir");
+    let data_dir = dir.path().to_str().expect("utf-8");
+    let catalog = Catalog::open(&podwise_common::testing::settings_with(&[(
+        "PODWISE_DATA_DIR",
+        data_dir,
+    )]))
+    .await
+    .expect("catalog");
+    let closed_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+        .to_string();
+    let objects = ObjectStore::open(&podwise_common::testing::settings_with(&[
+        ("PODWISE_PROFILE", "cluster"),
+        ("MINIO_HOST", "127.0.0.1"),
+        ("MINIO_PORT", &closed_port),
+        ("MINIO_ACCESS_KEY", "test-access"),
+        ("MINIO_SECRET_KEY", "test-secret"),
+    ]))
+    .await
+    .expect("objects");
+    let server = ServiceServer::new("stores", Duration::from_secs(5))
+        .readiness_check("catalog", readiness_check(&catalog))
+        .readiness_check("objects", readiness_check(&objects));
+    let running = spawn(server).await;
+
+    let surfaces = probe(running.addr).await;
+
+    assert_eq!(surfaces.ready, 503);
+    assert_eq!(surfaces.ready_body["checks"]["catalog"], "ok");
+    let objects_status = surfaces.ready_body["checks"]["objects"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(objects_status.contains("unavailable"), "{objects_status}");
+    running.shutdown.cancel();
+    running.task.await.expect("join").expect("clean stop");
+}

@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use aws_sdk_s3::Client;
+use aws_sdk_s3::config::retry::RetryConfig;
 use aws_sdk_s3::config::{Credentials, Region, timeout::TimeoutConfig};
 use aws_sdk_s3::error::SdkError;
 use aws_sdk_s3::presigning::PresigningConfig;
@@ -63,6 +64,14 @@ impl S3Objects {
             .region(Region::new(settings.region.clone()))
             .endpoint_url(format!("{scheme}://{}:{}", settings.host, settings.port))
             .force_path_style(true)
+            // One quick retry covers a dropped connection; a server that is down must
+            // show as unavailable within a readiness probe's two seconds, not after
+            // the SDK's default back-off.
+            .retry_config(
+                RetryConfig::standard()
+                    .with_max_attempts(2)
+                    .with_initial_backoff(Duration::from_millis(100)),
+            )
             .timeout_config(
                 TimeoutConfig::builder()
                     .connect_timeout(Duration::from_secs(2))
