@@ -27,6 +27,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         std::slice::from_ref(&proto_root),
     )?;
 
+    // Milvus's API: Podwise only calls it, so no server code is generated.
+    let mut config = tonic_prost_build::Config::new();
+    config.protoc_executable(protoc_bin_vendored::protoc_bin_path()?);
+    tonic_prost_build::configure()
+        .build_server(false)
+        .compile_with_config(
+            config,
+            &[proto_root.join("milvus/milvus_client.proto")],
+            std::slice::from_ref(&proto_root),
+        )?;
+
     println!("cargo:rerun-if-changed={}", proto_root.display());
     Ok(())
 }

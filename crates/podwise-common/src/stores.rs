@@ -5,6 +5,7 @@
 //! | [`catalog`] | PostgreSQL | a SQLite file |
 //! | [`documents`] | MongoDB | JSON rows in a SQLite file |
 //! | [`objects`] | S3 (MinIO) | a local directory |
+//! | [`vectors`] | Milvus | an HNSW index in a local directory |
 //!
 //! Each store is an enum over its adapters, so callers hold one concrete type and every
 //! method's `match` names each adapter. Both adapters of a store pass the same
@@ -18,6 +19,8 @@ pub mod documents;
 pub mod objects;
 #[cfg(any(feature = "catalog", feature = "documents"))]
 mod sqlite_file;
+#[cfg(feature = "vectors")]
+pub mod vectors;
 use std::future::Future;
 use std::sync::Arc;
 

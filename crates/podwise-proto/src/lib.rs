@@ -40,3 +40,8 @@ pub mod ml {
         tonic::include_proto!("podwise.ml.v1");
     }
 }
+
+/// The subset of Milvus's gRPC API the vector store calls (`proto/milvus/`).
+pub mod milvus {
+    tonic::include_proto!("milvus.proto.milvus");
+}

@@ -8,3 +8,4 @@ mod catalog;
 mod documents;
 mod objects;
 mod server;
+mod vectors;
