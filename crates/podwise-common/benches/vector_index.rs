@@ -1,6 +1,8 @@
 //! Measures the embedded vector index at the size of a large Podwise library: insert
 //! throughput, search latency and recall@10 against an exact scan, with and without a
-//! selective filter, and the time and size of a save and a load.
+//! selective filter, and the time and size of a save and a load. Then the same through
+//! the store's adapters, side by side: the embedded store, and Milvus when `MILVUS_HOST`
+//! is set.
 //!
 //! Run with `cargo bench -p podwise-common --bench vector_index --features vectors`.
 //! Every size and parameter can be changed through the environment:
@@ -21,7 +23,12 @@ use std::fs::File;
 use std::io::{BufReader, BufWriter};
 use std::time::{Duration, Instant};
 
+use podwise_common::settings::Settings;
+use podwise_common::stores::StoreError;
 use podwise_common::stores::vectors::hnsw::{HnswIndex, HnswParams};
+use podwise_common::stores::vectors::{
+    ChunkRecord, ChunkVector, EmbeddedVectors, MilvusVectors, VectorFilter, VectorStore,
+};
 
 /// Topics in the clustered data: a library of a few hundred podcasts.
 const CENTRES: usize = 200;
@@ -140,6 +147,111 @@ fn main() {
         load.as_secs_f64(),
         size as f64 / 1e6
     );
+
+    let truth = run(&probes, |query, _| index.exact_search(query, K, everything));
+    adapters(&vectors, &probes, &truth);
+}
+
+/// Writes the same vectors through each adapter of the vector store, in ingestion-sized
+/// batches with their journal or network round trips, and searches them as above: the
+/// embedded store always, Milvus as well when `MILVUS_HOST` is set (for example by
+/// `eval "$(scripts/dev-services.sh env)"`).
+fn adapters(vectors: &[Vec<f32>], probes: &[Vec<f32>], truth: &Run) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let _inside_the_runtime = runtime.enter();
+    let dimension = vectors[0].len();
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let embedded = runtime
+        .block_on(EmbeddedVectors::open(dir.path(), dimension))
+        .expect("the embedded store opens");
+    let mut stores = vec![("embedded store", VectorStore::Embedded(embedded))];
+    if env::var_os("MILVUS_HOST").is_some() {
+        let settings = Settings::load().expect("the Milvus settings are valid");
+        let collection = format!("bench_{}", std::process::id());
+        let milvus = MilvusVectors::new(&settings.milvus, &collection, dimension)
+            .expect("the Milvus address is valid");
+        stores.push(("milvus", VectorStore::Milvus(milvus)));
+    } else {
+        println!();
+        println!("MILVUS_HOST is not set: measuring the embedded store only");
+    }
+
+    println!();
+    println!(
+        "| {:<28} | vectors/s |",
+        format!("upsert, batches of {BATCH}")
+    );
+    println!("|---|---:|");
+    for (name, store) in &stores {
+        let started = Instant::now();
+        for (number, batch) in vectors.chunks(BATCH).enumerate() {
+            let chunks = batch
+                .iter()
+                .enumerate()
+                .map(|(i, vector)| chunk(number * BATCH + i, vector))
+                .collect();
+            runtime
+                .block_on(store.upsert(chunks))
+                .expect("the upsert succeeds");
+        }
+        let rate = vectors.len() as f64 / started.elapsed().as_secs_f64();
+        println!("| {name:<28} | {rate:>9.0} |");
+    }
+
+    println!();
+    println!(
+        "| {:<28} | p50 ms | p99 ms | recall@{K} |",
+        format!("store search, k = {K}")
+    );
+    println!("|---|---:|---:|---:|");
+    let everything = VectorFilter::default();
+    for (name, store) in &stores {
+        let found = run(probes, |query, _| {
+            let hits = runtime.block_on(store.search(query, K, &everything))?;
+            Ok::<_, StoreError>(
+                hits.iter()
+                    .map(|hit| (slot_of(&hit.record), hit.score))
+                    .collect(),
+            )
+        });
+        report(name, &found, truth);
+    }
+    for (_, store) in stores {
+        if let VectorStore::Milvus(milvus) = store {
+            runtime
+                .block_on(milvus.drop_collection())
+                .expect("the bench collection is dropped");
+        }
+    }
+}
+
+/// Rows per upsert: what ingesting a long episode writes at once.
+const BATCH: usize = 512;
+
+/// The chunk stored for the vector inserted `slot`-th into the index above.
+fn chunk(slot: usize, vector: &[f32]) -> ChunkVector {
+    ChunkVector {
+        record: ChunkRecord {
+            chunk_id: format!("chunk-{slot}"),
+            episode_id: format!("episode-{}", slot / 20),
+            podcast_id: format!("podcast-{}", slot / 2_000),
+            category: "business".to_owned(),
+            start_ms: (slot % 20) as i64 * 30_000,
+            end_ms: (slot % 20 + 1) as i64 * 30_000,
+            tags: Vec::new(),
+            text: String::new(),
+        },
+        vector: vector.to_vec(),
+    }
+}
+
+fn slot_of(record: &ChunkRecord) -> u32 {
+    record.chunk_id["chunk-".len()..]
+        .parse()
+        .expect("a chunk written by this bench")
 }
 
 /// What a run of queries took and found.

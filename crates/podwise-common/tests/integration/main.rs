@@ -5,6 +5,7 @@
 //! `scripts/dev-services.sh` starts (see `podwise_common::testing::dev_server_settings`).
 
 mod catalog;
+mod check_stores;
 mod documents;
 mod objects;
 mod server;

@@ -48,7 +48,8 @@ pub struct MilvusVectors {
 }
 
 impl MilvusVectors {
-    /// Builds the client; Milvus is contacted on the first call.
+    /// Builds the client; Milvus is contacted on the first call. Call it inside a Tokio
+    /// runtime: the connection's background task is spawned on it.
     ///
     /// # Errors
     /// `Invalid` when the host and port do not form a URL.
@@ -214,11 +215,14 @@ impl MilvusVectors {
         self.dimension
     }
 
-    /// Sets the collection up on first use; afterwards asks Milvus whether it is still
-    /// there, so `/ready` notices a server that went away.
-    pub(super) async fn check(&self) -> Result<(), StoreError> {
-        let mut client = self.ready().await?;
-        let exists = client
+    /// One round trip to Milvus that changes nothing: whether the collection exists.
+    ///
+    /// # Errors
+    /// `Unavailable` when Milvus cannot be reached; `Internal` when it refuses.
+    pub async fn ping(&self) -> Result<bool, StoreError> {
+        let exists = self
+            .client
+            .clone()
             .has_collection(pb::HasCollectionRequest {
                 collection_name: self.collection.clone(),
             })
@@ -226,7 +230,14 @@ impl MilvusVectors {
             .map_err(grpc_error)?
             .into_inner();
         status(exists.status, "checking the collection")?;
-        if !exists.value {
+        Ok(exists.value)
+    }
+
+    /// Sets the collection up on first use; afterwards asks Milvus whether it is still
+    /// there, so `/ready` notices a server that went away.
+    pub(super) async fn check(&self) -> Result<(), StoreError> {
+        self.ready().await?;
+        if !self.ping().await? {
             // Dropped behind our back: set it up again on the next call.
             *self.ready.lock().await = false;
             return Err(StoreError::unavailable(
