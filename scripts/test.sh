@@ -38,6 +38,9 @@ trap 'rm -f "$results"; "$PODWISE_ROOT/scripts/dev-services.sh" stop' EXIT
 eval "$("$PODWISE_ROOT/scripts/dev-services.sh" start)"
 export PODWISE_REQUIRE_DEV_SERVERS=1
 
+say "checking the operators' connection test reaches every store"
+"$PODWISE_ROOT/scripts/test-k8s-connection.sh"
+
 say "running the test suite"
 set +e
 cargo test --workspace 2>&1 | tee "$results"

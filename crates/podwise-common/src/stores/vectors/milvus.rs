@@ -79,15 +79,7 @@ impl MilvusVectors {
         if *ready {
             return Ok(client);
         }
-        let exists = client
-            .has_collection(pb::HasCollectionRequest {
-                collection_name: self.collection.clone(),
-            })
-            .await
-            .map_err(grpc_error)?
-            .into_inner();
-        status(exists.status, "checking the collection")?;
-        if exists.value {
+        if self.ping().await? {
             self.check_dimension(&mut client).await?;
         } else {
             self.create_collection(&mut client).await?;
