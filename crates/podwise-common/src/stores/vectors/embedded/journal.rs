@@ -41,6 +41,9 @@ pub(super) struct Journal {
     file: File,
     /// Bytes of whole, valid entries: where the next entry goes.
     len: u64,
+    /// Set when a failed append could not be cut off again: the file may end in a
+    /// partial entry, and anything appended after it would be lost on replay.
+    broken: bool,
 }
 
 /// What reading the journal found.
@@ -81,7 +84,14 @@ impl Journal {
             file.sync_data()?;
         }
         file.seek(SeekFrom::Start(len))?;
-        Ok((Self { file, len }, Replay { entries, discarded }))
+        Ok((
+            Self {
+                file,
+                len,
+                broken: false,
+            },
+            Replay { entries, discarded },
+        ))
     }
 
     /// Bytes of entries in the journal.
@@ -95,6 +105,11 @@ impl Journal {
     /// # Errors
     /// When writing or syncing fails (a full disk, an I/O error).
     pub(super) fn append(&mut self, entries: &[Entry]) -> io::Result<()> {
+        if self.broken {
+            return Err(io::Error::other(
+                "an earlier failed write could not be undone; restart to recover the journal",
+            ));
+        }
         let mut bytes = Vec::new();
         for entry in entries {
             encode(entry, &mut bytes);
@@ -105,8 +120,11 @@ impl Journal {
             .and_then(|()| self.file.sync_data());
         if let Err(error) = written {
             // Cut off whatever part reached the file, so the journal ends on a whole entry.
-            self.file.set_len(self.len)?;
-            self.file.seek(SeekFrom::Start(self.len))?;
+            let undone = self
+                .file
+                .set_len(self.len)
+                .and_then(|()| self.file.seek(SeekFrom::Start(self.len)));
+            self.broken = undone.is_err();
             return Err(error);
         }
         self.len += bytes.len() as u64;
