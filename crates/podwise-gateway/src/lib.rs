@@ -3,10 +3,11 @@
 //! It speaks HTTP to the world (actix-web) and gRPC to the five services behind it. This
 //! module wires the pieces: [`routes`] lists every route, [`upstreams`] holds the gRPC
 //! clients, [`probes`] answers `/health`, `/ready` and `/metrics`, [`observe`] gives each
-//! request an id, a span and metrics, and [`api_error`] turns every failure into one JSON
-//! shape.
+//! request an id, a span and metrics, [`objects`] serves the embedded object store's
+//! signed URLs, and [`api_error`] turns every failure into one JSON shape.
 
 pub mod api_error;
+mod objects;
 pub mod observe;
 mod probes;
 mod routes;
@@ -19,7 +20,8 @@ use anyhow::Context as _;
 use futures_util::future::BoxFuture;
 use podwise_common::CancellationToken;
 use podwise_common::readiness::Readiness;
-use podwise_common::settings::Settings;
+use podwise_common::settings::{Profile, Settings};
+use podwise_common::stores::objects::ObjectStore;
 use tracing::info;
 
 use crate::upstreams::Upstreams;
@@ -30,6 +32,9 @@ pub struct AppState {
     pub settings: Settings,
     pub upstreams: Upstreams,
     pub readiness: Readiness,
+    /// The embedded object store, whose signed URLs the gateway serves; `None` in the
+    /// cluster profile, where S3 serves its own presigned URLs.
+    pub objects: Option<ObjectStore>,
 }
 
 /// A gateway with its port bound, ready to run.
@@ -47,18 +52,29 @@ impl std::fmt::Debug for Gateway {
     }
 }
 
-/// Binds the gateway's port and builds the clients of the five services.
+/// Binds the gateway's port, builds the clients of the five services and, in the
+/// embedded profile, opens the local object store.
 ///
 /// # Errors
-/// When the address is taken or a service URL is malformed.
-pub fn build(settings: &Settings) -> anyhow::Result<Gateway> {
+/// When the address is taken, a service URL is malformed or the object directory cannot
+/// be used.
+pub async fn build(settings: &Settings) -> anyhow::Result<Gateway> {
     podwise_common::metrics::handle();
     let upstreams = Upstreams::connect(&settings.services)?;
     let readiness = Readiness::default();
+    let objects = match settings.profile {
+        Profile::Embedded => Some(
+            ObjectStore::open(settings)
+                .await
+                .context("cannot open the embedded object store")?,
+        ),
+        Profile::Cluster => None,
+    };
     let state = web::Data::new(AppState {
         settings: settings.clone(),
         upstreams,
         readiness: readiness.clone(),
+        objects,
     });
 
     let address = settings.api.bind_address();
@@ -122,5 +138,5 @@ pub fn serve(
     settings: Settings,
     shutdown: CancellationToken,
 ) -> BoxFuture<'static, anyhow::Result<()>> {
-    Box::pin(async move { build(&settings)?.run_until_stopped(shutdown).await })
+    Box::pin(async move { build(&settings).await?.run_until_stopped(shutdown).await })
 }

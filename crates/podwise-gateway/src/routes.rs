@@ -4,9 +4,10 @@
 use actix_web::error::{JsonPayloadError, PayloadError};
 use actix_web::{HttpRequest, HttpResponse, web};
 use podwise_common::ServiceError;
+use podwise_common::stores::objects::SIGNED_OBJECT_PATH;
 
 use crate::api_error::ApiError;
-use crate::{AppState, probes};
+use crate::{AppState, objects, probes};
 
 pub(crate) fn configure(config: &mut web::ServiceConfig, state: &web::Data<AppState>) {
     let limit = state.settings.api.max_body_bytes;
@@ -20,6 +21,10 @@ pub(crate) fn configure(config: &mut web::ServiceConfig, state: &web::Data<AppSt
         .route("/health", web::get().to(probes::health))
         .route("/ready", web::get().to(probes::ready))
         .route("/metrics", web::get().to(probes::metrics))
+        .route(
+            &format!("{SIGNED_OBJECT_PATH}{{key:.+}}"),
+            web::get().to(objects::signed_object),
+        )
         .default_service(web::to(not_found));
 }
 

@@ -20,7 +20,7 @@ use tokio::io::{AsyncRead, AsyncReadExt as _};
 pub use key::ObjectKey;
 pub use local::LocalObjects;
 pub use s3::S3Objects;
-pub use signed_url::SignedUrl;
+pub use signed_url::{SIGNED_OBJECT_PATH, SignedUrl};
 
 use super::StoreError;
 use crate::settings::{Profile, Settings};

@@ -2,4 +2,5 @@
 //! by the operator scripts.
 
 mod end_to_end;
+mod objects;
 mod ready;

@@ -18,7 +18,9 @@ struct TestGateway {
 
 impl TestGateway {
     async fn start(settings: &Settings) -> Self {
-        let gateway = podwise_gateway::build(settings).expect("build gateway");
+        let gateway = podwise_gateway::build(settings)
+            .await
+            .expect("build gateway");
         let base = format!("http://{}", gateway.local_addr());
         let shutdown = CancellationToken::new();
         let task = tokio::spawn(gateway.run_until_stopped(shutdown.clone()));
