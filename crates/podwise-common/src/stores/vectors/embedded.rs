@@ -166,7 +166,11 @@ impl EmbeddedVectors {
                 // The writes are already durable in the journal: a failed snapshot is
                 // retried on the next write, so it is logged rather than returned.
                 if let Err(error) = state.compact(&dir) {
-                    tracing::warn!(dir = %dir.display(), error = %error, "writing the vector snapshot failed");
+                    tracing::warn!(
+                        dir = %dir.display(),
+                        error = %error,
+                        "writing the vector snapshot failed",
+                    );
                 }
             }
             Ok(())
@@ -218,7 +222,11 @@ impl State {
         let (journal, replay) =
             Journal::open(&dir.join("journal"), dimension).map_err(unavailable)?;
         if replay.discarded > 0 {
-            tracing::warn!(dir = %dir.display(), bytes = replay.discarded, "cut a torn or damaged tail off the vector journal");
+            tracing::warn!(
+                dir = %dir.display(),
+                bytes = replay.discarded,
+                "cut a torn or damaged tail off the vector journal",
+            );
         }
         let mut state = Self {
             index,
@@ -232,7 +240,12 @@ impl State {
         for entry in replay.entries {
             state.apply(entry).map_err(index_error)?;
         }
-        tracing::info!(dir = %dir.display(), chunks = state.index.len(), replayed, "opened the embedded vector index");
+        tracing::info!(
+            dir = %dir.display(),
+            chunks = state.index.len(),
+            replayed,
+            "opened the embedded vector index",
+        );
         Ok(state)
     }
 
@@ -281,7 +294,11 @@ impl State {
             |e: std::io::Error| StoreError::unavailable(STORE, format!("{}: {e}", dir.display()));
         snapshot::write(&dir.join("snapshot"), &self.index, &self.records).map_err(io)?;
         self.journal.clear().map_err(io)?;
-        tracing::info!(dir = %dir.display(), chunks = self.index.len(), "wrote the vector snapshot");
+        tracing::info!(
+            dir = %dir.display(),
+            chunks = self.index.len(),
+            "wrote the vector snapshot",
+        );
         Ok(())
     }
 

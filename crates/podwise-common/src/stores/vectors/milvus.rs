@@ -161,7 +161,11 @@ impl MilvusVectors {
             .map_err(grpc_error)?
             .into_inner();
         status(Some(indexed), "indexing the collection")?;
-        tracing::info!(collection = %self.collection, dimension = self.dimension, "created the Milvus collection");
+        tracing::info!(
+            collection = %self.collection,
+            dimension = self.dimension,
+            "created the Milvus collection",
+        );
         Ok(())
     }
 
