@@ -15,7 +15,7 @@
 //! | `PODWISE_BENCH_DATA` | `clustered` | `clustered` (200 topics plus noise) or `uniform` |
 //! | `PODWISE_BENCH_NOISE` | 1.0 | noise per component, relative to the topic centres |
 //! | `PODWISE_BENCH_M`, `_EF_CONSTRUCTION` | the defaults | graph parameters |
-//! | `PODWISE_BENCH_EF_SEARCH` | the default | one or more `ef_search`, comma-separated: a row each |
+//! | `PODWISE_BENCH_EF_SEARCH` | the default | `ef_search` values, comma-separated: a row each |
 
 use std::collections::HashSet;
 use std::env;

@@ -62,7 +62,9 @@ pub(super) async fn serve(
 
     let open = graceful.count();
     tokio::select! {
-        () = graceful.shutdown() => info!(service, connections = open, "drained; all connections closed"),
+        () = graceful.shutdown() => {
+            info!(service, connections = open, "drained; all connections closed");
+        }
         () = tokio::time::sleep(grace) => {
             warn!(
                 service,

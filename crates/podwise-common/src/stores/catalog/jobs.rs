@@ -57,9 +57,11 @@ impl Catalog {
     pub async fn job(&self, id: &str) -> Result<Job, StoreError> {
         self.ready().await?;
         let sql = format!("SELECT {JOB_COLUMNS} FROM ingestion_jobs WHERE id = $1");
-        let row: Option<JobRow> =
-            on_pool!(self, pool => sqlx::query_as(AssertSqlSafe(sql.as_str())).bind(id).fetch_optional(pool).await)
-                .map_err(db_error)?;
+        let row: Option<JobRow> = on_pool!(self, pool => {
+            let query = sqlx::query_as(AssertSqlSafe(sql.as_str())).bind(id);
+            query.fetch_optional(pool).await
+        })
+        .map_err(db_error)?;
         row.ok_or_else(|| StoreError::NotFound(format!("no ingestion job {id}")))?
             .try_into()
     }

@@ -68,8 +68,11 @@ impl Catalog {
         let sql = "UPDATE user_tokens SET revoked_at = $1 \
                    WHERE token_hash = $2 AND revoked_at IS NULL";
         let hash = token_hash(&SecretString::from(token.to_owned()));
-        on_pool!(self, pool => sqlx::query(sql).bind(now_ms()).bind(hash).execute(pool).await.map(|done| done.rows_affected()))
-            .map_err(db_error)?;
+        on_pool!(self, pool => {
+            let query = sqlx::query(sql).bind(now_ms()).bind(hash);
+            query.execute(pool).await.map(|_| ())
+        })
+        .map_err(db_error)?;
         Ok(())
     }
 

@@ -150,9 +150,11 @@ impl Catalog {
     pub async fn episode(&self, id: &str) -> Result<Episode, StoreError> {
         self.ready().await?;
         let sql = format!("SELECT {EPISODE_COLUMNS} FROM episodes e WHERE e.id = $1");
-        let row: Option<EpisodeRow> =
-            on_pool!(self, pool => sqlx::query_as(AssertSqlSafe(sql.as_str())).bind(id).fetch_optional(pool).await)
-                .map_err(db_error)?;
+        let row: Option<EpisodeRow> = on_pool!(self, pool => {
+            let query = sqlx::query_as(AssertSqlSafe(sql.as_str())).bind(id);
+            query.fetch_optional(pool).await
+        })
+        .map_err(db_error)?;
         let row = row.ok_or_else(|| StoreError::NotFound(format!("no episode {id}")))?;
         let mut episodes = self.with_tags(vec![row]).await?;
         episodes

@@ -108,7 +108,8 @@ mod tests {
 
     #[test]
     fn user_supplied_parts_are_cleaned_into_one_segment_each() {
-        let key = ObjectKey::from_parts(&["audio", "../../etc", "第1集 passwd.mp3"]).expect("key");
+        let parts = ["audio", "../../etc", "第1集 passwd.mp3"];
+        let key = ObjectKey::from_parts(&parts).expect("key");
         assert_eq!(key.as_str(), "audio/_.._etc/_1__passwd.mp3");
     }
 }

@@ -4,12 +4,16 @@
 //!
 //! | part | contents |
 //! |---|---|
-//! | header | magic `PODWHNSW`, format version `u32`, dimension, `m`, `ef_construction`, `ef_search` as `u32`, seed `u64`, slot count `u32`, entry slot `u32` (`u32::MAX` when empty), level generator state `u64` |
+//! | header | see below |
 //! | vectors | slot count × dimension `f32`, already unit length |
 //! | levels | one `u8` per slot |
-//! | links | per slot, per layer from 0 up to its level: a `u32` count, then that many `u32` slots |
+//! | links | per slot, per layer 0 to its level: a `u32` count, then that many `u32` slots |
 //! | tombstones | one bit per slot, in `u64` words |
 //! | checksum | `u64` over every byte before it |
+//!
+//! The header is the magic `PODWHNSW`; the format version, dimension, `m`,
+//! `ef_construction` and `ef_search` as `u32`; the seed `u64`; the slot count `u32`; the
+//! entry slot `u32` (`u32::MAX` when empty); and the level generator's state `u64`.
 //!
 //! Reading trusts nothing: every count, slot and level is checked before use, memory
 //! grows only as bytes actually arrive (a corrupt count cannot reserve gigabytes), and
