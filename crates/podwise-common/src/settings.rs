@@ -36,6 +36,7 @@ pub struct Settings {
     pub minio: MinioSettings,
     pub objects: ObjectSettings,
     pub openai: OpenAiSettings,
+    pub llm: LlmSettings,
     pub whisper: WhisperSettings,
 }
 
@@ -352,6 +353,37 @@ pub struct ObjectSettings {
 #[derive(Debug, Clone)]
 pub struct OpenAiSettings {
     pub api_key: Option<SecretString>,
+}
+
+/// What the LLM service serves and in which order it asks its backends.
+#[derive(Debug, Clone)]
+pub struct LlmSettings {
+    /// The local chat model: a GGUF file name under `<model_dir>/llm`, or a path.
+    pub chat_model: String,
+    /// The default embedding model's id (`multilingual-e5-small`, `all-MiniLM-L6-v2`).
+    pub embedding_model: String,
+    /// Remote OpenAI-compatible backends in the order they are tried; the syntax is
+    /// parsed and documented by the LLM service (`podwise_llm::remote::settings`).
+    pub backends: String,
+    /// Where the local chat model stands among the backends.
+    pub local: LocalPosition,
+    /// Threads each local model computes with.
+    pub threads: usize,
+    /// The largest `max_tokens` a request may ask for; also the default.
+    pub max_tokens: u32,
+    /// Requests that may wait for the local engines before more get 503.
+    pub queue_depth: usize,
+}
+
+/// Where the local chat model is tried relative to the remote backends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LocalPosition {
+    /// Before every remote backend.
+    First,
+    /// After every remote backend: the fallback when they all fail.
+    Last,
+    /// Not at all: the service serves remote chat only (embeddings stay local).
+    Off,
 }
 
 #[derive(Debug, Clone)]

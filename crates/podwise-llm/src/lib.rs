@@ -5,7 +5,10 @@
 //! of every Podwise service; its RPCs answer `UNIMPLEMENTED` until the engine behind them
 //! is built.
 
+pub mod chat;
+pub mod embeddings;
 mod grpc;
+pub mod models;
 
 use anyhow::Context as _;
 use futures_util::future::BoxFuture;

@@ -81,6 +81,13 @@ pub const VARIABLES: &[(&str, &str)] = &[
     ("PODWISE_PRESIGN_TTL_SECS", "objects.presign_ttl_secs"),
     // Models.
     ("OPENAI_API_KEY", "openai.api_key"),
+    ("PODWISE_LLM_CHAT_MODEL", "llm.chat_model"),
+    ("PODWISE_LLM_EMBEDDING_MODEL", "llm.embedding_model"),
+    ("PODWISE_LLM_BACKENDS", "llm.backends"),
+    ("PODWISE_LLM_LOCAL", "llm.local"),
+    ("PODWISE_LLM_THREADS", "llm.threads"),
+    ("PODWISE_LLM_MAX_TOKENS", "llm.max_tokens"),
+    ("PODWISE_LLM_QUEUE_DEPTH", "llm.queue_depth"),
     ("WHISPER_MODEL", "whisper.model"),
     ("WHISPER_DEVICE", "whisper.device"),
     ("WHISPER_COMPUTE_TYPE", "whisper.compute_type"),

@@ -190,6 +190,29 @@ pub(super) fn parse(sources: &Sources) -> Result<Settings, SettingsError> {
         api_key: p.secret("OPENAI_API_KEY"),
     };
 
+    let llm = LlmSettings {
+        chat_model: p.string("PODWISE_LLM_CHAT_MODEL", "SmolLM2-135M-Instruct.Q4_1.gguf"),
+        embedding_model: p.string("PODWISE_LLM_EMBEDDING_MODEL", "multilingual-e5-small"),
+        backends: p.string("PODWISE_LLM_BACKENDS", ""),
+        local: p.parsed(
+            "PODWISE_LLM_LOCAL",
+            LocalPosition::Last,
+            parse_local_position,
+        ),
+        threads: p.number("PODWISE_LLM_THREADS", 1usize),
+        max_tokens: p.number("PODWISE_LLM_MAX_TOKENS", 1024u32),
+        queue_depth: p.number("PODWISE_LLM_QUEUE_DEPTH", 16usize),
+    };
+    if llm.threads == 0 {
+        p.problem("PODWISE_LLM_THREADS", "must be at least 1");
+    }
+    if llm.max_tokens == 0 {
+        p.problem("PODWISE_LLM_MAX_TOKENS", "must be at least 1");
+    }
+    if llm.queue_depth == 0 {
+        p.problem("PODWISE_LLM_QUEUE_DEPTH", "must be at least 1");
+    }
+
     let whisper = WhisperSettings {
         model: p.string("WHISPER_MODEL", "base"),
         device: p.parsed("WHISPER_DEVICE", "cpu".to_owned(), parse_whisper_device),
@@ -220,6 +243,7 @@ pub(super) fn parse(sources: &Sources) -> Result<Settings, SettingsError> {
         minio,
         objects,
         openai,
+        llm,
         whisper,
     })
 }
@@ -338,6 +362,15 @@ fn parse_log_format(raw: &str) -> Result<LogFormat, String> {
         "json" => Ok(LogFormat::Json),
         "pretty" | "text" => Ok(LogFormat::Pretty),
         _ => Err(format!("'{raw}' is not one of auto, json, pretty")),
+    }
+}
+
+fn parse_local_position(raw: &str) -> Result<LocalPosition, String> {
+    match raw.to_ascii_lowercase().as_str() {
+        "first" => Ok(LocalPosition::First),
+        "last" => Ok(LocalPosition::Last),
+        "off" => Ok(LocalPosition::Off),
+        _ => Err("must be first, last or off".to_owned()),
     }
 }
 

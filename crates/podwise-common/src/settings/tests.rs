@@ -386,3 +386,30 @@ fn the_example_env_file_names_every_variable_and_loads() {
     let settings = Settings::load_from(&sources).expect("the example is valid as written");
     assert_eq!(settings.profile, Profile::Cluster);
 }
+
+#[test]
+fn the_llm_settings_default_to_the_local_models_after_any_backends() {
+    let settings = load(&[]).expect("valid");
+    assert_eq!(settings.llm.embedding_model, "multilingual-e5-small");
+    assert_eq!(settings.llm.local, LocalPosition::Last);
+    assert_eq!(settings.llm.threads, 1);
+    assert!(settings.llm.backends.is_empty());
+}
+
+#[test]
+fn bad_llm_settings_are_all_reported_together() {
+    let error = load(&[
+        ("PODWISE_LLM_LOCAL", "middle"),
+        ("PODWISE_LLM_THREADS", "0"),
+        ("PODWISE_LLM_MAX_TOKENS", "many"),
+    ])
+    .expect_err("invalid");
+    assert_eq!(
+        error.variables(),
+        [
+            "PODWISE_LLM_LOCAL",
+            "PODWISE_LLM_MAX_TOKENS",
+            "PODWISE_LLM_THREADS"
+        ]
+    );
+}
