@@ -8,6 +8,7 @@
 pub mod chat;
 pub mod embeddings;
 mod grpc;
+pub mod local;
 pub mod models;
 
 use anyhow::Context as _;
