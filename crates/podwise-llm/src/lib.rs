@@ -9,6 +9,8 @@ pub mod chat;
 pub mod embeddings;
 mod grpc;
 pub mod models;
+pub mod remote;
+pub mod router;
 
 use anyhow::Context as _;
 use futures_util::future::BoxFuture;

@@ -1,0 +1,3 @@
+//! The llm service's integration tests, in one binary.
+
+mod service;
