@@ -60,6 +60,9 @@ pub enum Script {
     Hang,
     /// Streams a first piece, then nothing more.
     StallAfterFirst { first: String },
+    /// Streams a piece and closes the stream without `[DONE]`, after the chunk with the
+    /// finish reason when `finished`, as if cut off otherwise.
+    EndWithoutDone { piece: String, finished: bool },
     /// Streams a first piece (when given), then a chunk that is not JSON.
     Malformed { first: Option<String> },
 }
@@ -243,6 +246,13 @@ async fn chat(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes
         Script::StallAfterFirst { first } => {
             let first = reply.delta(&first);
             reply.sse(stream::iter([first]).chain(stream::pending()).boxed())
+        }
+        Script::EndWithoutDone { piece, finished } => {
+            let mut events = vec![reply.delta(&piece)];
+            if finished {
+                events.push(reply.finish(Some(1)));
+            }
+            reply.sse(stream::iter(events).boxed())
         }
         Script::Malformed { first } => {
             let mut events: Vec<String> = first.iter().map(|p| reply.delta(p)).collect();

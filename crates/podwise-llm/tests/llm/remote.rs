@@ -234,6 +234,102 @@ async fn the_request_carries_model_sampling_stop_json_mode_and_the_bearer_key() 
 }
 
 #[tokio::test]
+async fn a_stream_closed_after_its_finish_reason_but_without_done_still_ends_well() {
+    let script = Script::EndWithoutDone {
+        piece: "short".into(),
+        finished: true,
+    };
+    let server = OpenAiServer::start("m", script).await;
+
+    let stream = backend("a", &server, "m")
+        .start(question(None))
+        .await
+        .expect("ok");
+
+    assert_eq!(text_of(stream).await, "short");
+}
+
+#[tokio::test]
+async fn a_stream_cut_off_before_its_finish_reason_ends_with_an_error() {
+    let script = Script::EndWithoutDone {
+        piece: "sho".into(),
+        finished: false,
+    };
+    let server = OpenAiServer::start("m", script).await;
+
+    let events = all_events(
+        backend("a", &server, "m")
+            .start(question(None))
+            .await
+            .expect("ok"),
+    )
+    .await;
+
+    assert_eq!(events[0], Ok(ChatEvent::Delta("sho".into())));
+    assert!(
+        matches!(&events[1..], [Err(BackendError::Failed(reason))] if reason.contains("ended")),
+        "{events:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_model_the_server_does_not_know_is_rejected_with_its_message() {
+    let server = OpenAiServer::start("m", Script::reply(&["unused"])).await;
+
+    let error = backend("a", &server, "other-model")
+        .start(question(None))
+        .await
+        .err()
+        .expect("the server does not serve other-model");
+
+    assert_eq!(
+        error,
+        BackendError::Rejected(
+            "the model backend refused the request: The model `other-model` does not exist".into()
+        )
+    );
+}
+
+#[tokio::test]
+async fn a_wrong_url_is_a_failure_to_fall_back_from_not_a_rejection() {
+    let server = OpenAiServer::start("m", Script::reply(&["from b"])).await;
+    // Without `/v1` the request reaches a path the server does not route: a bare 404.
+    let router = router(&format!(
+        "wrong={} model=m {QUICK}; right={} model=m",
+        server.url().trim_end_matches("/v1"),
+        server.url()
+    ));
+
+    assert_eq!(
+        text_of(start(&router, question(None)).await).await,
+        "from b"
+    );
+    assert_eq!(
+        server.requests(),
+        1,
+        "only the right URL reached the chat route"
+    );
+}
+
+#[tokio::test]
+async fn concurrent_requests_share_one_router_across_tasks() {
+    let server = OpenAiServer::start("m", Script::reply(&["hi"])).await;
+    let router = Arc::new(router(&format!("a={} model=m", server.url())));
+
+    let tasks: Vec<_> = (0..4)
+        .map(|_| {
+            let router = router.clone();
+            tokio::spawn(async move { text_of(start(&router, question(None)).await).await })
+        })
+        .collect();
+
+    for task in tasks {
+        assert_eq!(task.await.expect("the task ran"), "hi");
+    }
+    assert_eq!(server.requests(), 4);
+}
+
+#[tokio::test]
 async fn the_first_backend_answering_500_moves_to_the_second_within_the_configured_time() {
     let failing = OpenAiServer::start("m", Script::status(500, "boom")).await;
     let healthy = OpenAiServer::start("m", Script::reply(&["from b"])).await;
