@@ -39,6 +39,7 @@ pub enum RouteError {
     /// The request names a model no backend serves (404, with the list).
     #[error("no backend serves the model '{model}'")]
     NoSuchModel {
+        /// The model the request named.
         model: String,
         /// Every model that can be asked for.
         available: Vec<String>,
