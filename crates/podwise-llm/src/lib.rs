@@ -10,6 +10,8 @@ pub mod embeddings;
 mod grpc;
 pub mod local;
 pub mod models;
+pub mod remote;
+pub mod router;
 
 use anyhow::Context as _;
 use futures_util::future::BoxFuture;

@@ -1,5 +1,8 @@
-//! Integration tests of the LLM service: the local models on real weights, the remote
-//! backends against an OpenAI-compatible server on loopback, and the gRPC surface.
+//! Integration tests of the LLM service, in one binary: the local models on real weights,
+//! the remote backends against an OpenAI-compatible server on loopback, and the service.
 
 mod local_chat;
 mod models;
+mod openai_server;
+mod remote;
+mod service;
