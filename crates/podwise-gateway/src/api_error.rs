@@ -35,6 +35,17 @@ impl ApiError {
         self.details = Some(details);
         self
     }
+
+    /// The JSON body this error answers with, for places that report an error inside a
+    /// response already under way (a server-sent event stream).
+    pub fn body(&self) -> serde_json::Value {
+        serde_json::to_value(Body {
+            code: self.error.code(),
+            message: self.error.to_string(),
+            details: self.details.as_ref(),
+        })
+        .unwrap_or_default()
+    }
 }
 
 impl From<ServiceError> for ApiError {
@@ -69,10 +80,6 @@ impl ResponseError for ApiError {
         if let Some(retry_after) = self.error.retry_after() {
             response.insert_header(("Retry-After", retry_after.as_secs().max(1).to_string()));
         }
-        response.json(Body {
-            code: self.error.code(),
-            message: self.error.to_string(),
-            details: self.details.as_ref(),
-        })
+        response.json(self.body())
     }
 }
