@@ -4,11 +4,13 @@
 //! module wires the pieces: [`routes`] lists every route, [`upstreams`] holds the gRPC
 //! clients, [`probes`] answers `/health`, `/ready` and `/metrics`, [`observe`] gives each
 //! request an id, a span and metrics, [`objects`] serves the embedded object store's
-//! signed URLs, and [`api_error`] turns every failure into one JSON shape.
+//! signed URLs, [`openai`] relays the OpenAI-compatible routes to the LLM service, and
+//! [`api_error`] turns every failure into one JSON shape.
 
 pub mod api_error;
 mod objects;
 pub mod observe;
+mod openai;
 mod probes;
 mod routes;
 pub mod upstreams;

@@ -7,7 +7,7 @@ use podwise_common::ServiceError;
 use podwise_common::stores::objects::SIGNED_OBJECT_PATH;
 
 use crate::api_error::ApiError;
-use crate::{AppState, objects, probes};
+use crate::{AppState, objects, openai, probes};
 
 pub(crate) fn configure(config: &mut web::ServiceConfig, state: &web::Data<AppState>) {
     let limit = state.settings.api.max_body_bytes;
@@ -25,6 +25,12 @@ pub(crate) fn configure(config: &mut web::ServiceConfig, state: &web::Data<AppSt
             &format!("{SIGNED_OBJECT_PATH}{{key:.+}}"),
             web::get().to(objects::signed_object),
         )
+        .route(
+            "/v1/chat/completions",
+            web::post().to(openai::chat_completions),
+        )
+        .route("/v1/embeddings", web::post().to(openai::embeddings))
+        .route("/v1/models", web::get().to(openai::models))
         .default_service(web::to(not_found));
 }
 
