@@ -1,0 +1,135 @@
+//! The OpenAI-compatible routes, tested through HTTP against the real gateway, whose LLM
+//! service is a scripted stand-in on a real gRPC port.
+
+mod chat;
+mod double;
+mod embeddings;
+mod models;
+mod streaming;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use podwise_common::CancellationToken;
+use podwise_common::server::ServiceServer;
+use podwise_common::testing::{RunningService, settings_with, spawn};
+use podwise_common::{ServiceError, settings::Settings};
+use podwise_proto::llm::v1::llm_service_server::LlmServiceServer;
+use serde_json::Value;
+
+use self::double::{Script, ScriptedLlm, Seen};
+
+/// The gateway in front of a scripted LLM service.
+struct OpenAi {
+    base: String,
+    http: reqwest::Client,
+    seen: Arc<Seen>,
+    llm: RunningService,
+    shutdown: CancellationToken,
+    gateway: tokio::task::JoinHandle<anyhow::Result<()>>,
+    /// The embedded object store's directory, removed with the test.
+    _scratch: tempfile::TempDir,
+}
+
+impl OpenAi {
+    async fn start(script: Script) -> Self {
+        Self::start_with(script, &[]).await
+    }
+
+    /// Starts with `extra` settings on top of the ones that point the gateway at the
+    /// stand-in.
+    async fn start_with(script: Script, extra: &[(&str, &str)]) -> Self {
+        let seen = Arc::new(Seen::default());
+        let double = ScriptedLlm {
+            script: Arc::new(script),
+            seen: seen.clone(),
+        };
+        let loopback: SocketAddr = "127.0.0.1:0".parse().expect("loopback address");
+        let bound = ServiceServer::new("llm", Duration::from_secs(1))
+            .grpc(LlmServiceServer::new(double))
+            .bind(loopback)
+            .await
+            .expect("bind the stand-in LLM service");
+        let llm = spawn(bound);
+
+        let scratch = tempfile::tempdir().expect("a scratch directory");
+        let url = format!("http://{}", llm.addr);
+        let (base, shutdown, gateway) = start_gateway(&settings(&url, &scratch, extra)).await;
+        Self {
+            base,
+            http: reqwest::Client::new(),
+            seen,
+            llm,
+            shutdown,
+            gateway,
+            _scratch: scratch,
+        }
+    }
+
+    async fn post(&self, path: &str, body: &Value) -> reqwest::Response {
+        self.http
+            .post(format!("{}{path}", self.base))
+            .json(body)
+            .send()
+            .await
+            .expect("the gateway answers")
+    }
+
+    async fn get(&self, path: &str) -> reqwest::Response {
+        self.http
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .expect("the gateway answers")
+    }
+
+    async fn stop(self) {
+        self.shutdown.cancel();
+        self.gateway
+            .await
+            .expect("join the gateway")
+            .expect("the gateway stops cleanly");
+        self.llm.stop().await;
+    }
+}
+
+/// Gateway settings that send LLM calls to `llm_url` and keep objects in `scratch`.
+fn settings(llm_url: &str, scratch: &tempfile::TempDir, extra: &[(&str, &str)]) -> Settings {
+    let data_dir = scratch.path().to_str().expect("a UTF-8 temp path");
+    let mut pairs = vec![("LLM_URL", llm_url), ("PODWISE_DATA_DIR", data_dir)];
+    pairs.extend_from_slice(extra);
+    settings_with(&pairs)
+}
+
+async fn start_gateway(
+    settings: &Settings,
+) -> (
+    String,
+    CancellationToken,
+    tokio::task::JoinHandle<anyhow::Result<()>>,
+) {
+    let gateway = podwise_gateway::build(settings)
+        .await
+        .expect("build the gateway");
+    let base = format!("http://{}", gateway.local_addr());
+    let shutdown = CancellationToken::new();
+    let task = tokio::spawn(gateway.run_until_stopped(shutdown.clone()));
+    (base, shutdown, task)
+}
+
+/// The status a service sends for `error`, with the metadata that restores it.
+fn status_of(error: ServiceError) -> tonic::Status {
+    error.into()
+}
+
+/// The status and JSON body of an answer.
+async fn json_of(response: reqwest::Response) -> (u16, Value) {
+    let status = response.status().as_u16();
+    let body = response.json().await.expect("a JSON body");
+    (status, body)
+}
+
+fn message_of(body: &Value) -> &str {
+    body["message"].as_str().expect("an error message")
+}
