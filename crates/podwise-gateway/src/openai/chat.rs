@@ -5,6 +5,8 @@ mod request;
 mod stream;
 
 use actix_web::{HttpRequest, HttpResponse, web};
+use podwise_common::ServiceError;
+use podwise_common::settings::ServiceName;
 use podwise_proto::common::v1::Usage;
 use podwise_proto::llm::v1::{ChatResponse, FinishReason};
 use serde::Serialize;
@@ -36,8 +38,17 @@ pub(crate) async fn chat_completions(
             .into_inner();
         // Wait for the first chunk before answering, so a request the service refuses
         // as it starts (an unknown model, an overloaded backend) still gets its HTTP
-        // status instead of a 200 followed by an error event.
-        let first = upstream.message().await?;
+        // status instead of a 200 followed by an error event. The channel's deadline
+        // covers only the response headers, so this wait gets the same bound.
+        let deadline = state.settings.services.get(ServiceName::Llm).timeout;
+        let first = tokio::time::timeout(deadline, upstream.message())
+            .await
+            .map_err(|_| {
+                ServiceError::Timeout(format!(
+                    "the model produced nothing within {} s",
+                    deadline.as_secs()
+                ))
+            })??;
         let relay = stream::Relay::new(id, requested_model, include_usage, first, upstream);
         return Ok(stream::response(relay));
     }

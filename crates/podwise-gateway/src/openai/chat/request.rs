@@ -76,7 +76,12 @@ impl CompletionBody {
                 "n must be 1: one choice is generated, not {n}"
             )));
         }
-        if self.tools.as_ref().is_some_and(|tools| !tools.is_null()) {
+        let no_tools = match &self.tools {
+            None | Some(Value::Null) => true,
+            Some(Value::Array(tools)) => tools.is_empty(),
+            Some(_) => false,
+        };
+        if !no_tools {
             return Err(invalid("tools are not supported"));
         }
         if self.logprobs == Some(true) {

@@ -12,6 +12,7 @@
 //! the body, which drops the stream, which cancels generation in the LLM service.
 
 use std::collections::VecDeque;
+use std::time::Duration;
 
 use actix_web::HttpResponse;
 use actix_web::http::header;
@@ -26,6 +27,9 @@ use tonic::Streaming;
 use super::{TokenUsage, finish_reason};
 use crate::api_error::ApiError;
 use crate::openai::unix_seconds;
+
+/// How long the gRPC stream may take to end after its final chunk has been relayed.
+const END_GRACE: Duration = Duration::from_secs(5);
 
 /// The state of one streamed completion between the gRPC stream and the HTTP body.
 pub(crate) struct Relay {
@@ -82,7 +86,17 @@ impl Relay {
 
     /// Waits for the next gRPC message and queues the events it makes.
     async fn advance(&mut self) {
-        match self.upstream.message().await {
+        let next = if self.answered {
+            // Only the stream's clean end is left to wait for; a service that never
+            // sends it must not hold the client's connection open.
+            match tokio::time::timeout(END_GRACE, self.upstream.message()).await {
+                Ok(next) => next,
+                Err(_) => Ok(None),
+            }
+        } else {
+            self.upstream.message().await
+        };
+        match next {
             Ok(Some(chunk)) => self.relay(chunk),
             Ok(None) => self.end(),
             Err(status) if self.answered => {

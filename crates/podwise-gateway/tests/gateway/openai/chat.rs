@@ -60,6 +60,7 @@ async fn a_chat_completion_carries_every_field_to_the_service_and_back() {
                 "n": 1,
                 "stream": false,
                 "response_format": {"type": "json_object"},
+                "tools": [],
                 "frequency_penalty": 0,
                 "user": "someone"
             }),

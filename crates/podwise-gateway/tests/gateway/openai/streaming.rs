@@ -201,6 +201,22 @@ async fn a_stream_that_fails_before_its_first_chunk_keeps_its_http_status() {
 }
 
 #[tokio::test]
+async fn a_stream_that_stays_silent_past_the_llm_deadline_answers_504() {
+    let silent = Script {
+        stream: vec![Ok(delta("too late"))],
+        pace: Duration::from_secs(3),
+        ..Script::default()
+    };
+    let openai = OpenAi::start_with(silent, &[("LLM_TIMEOUT_MS", "300")]).await;
+
+    let (status, body) = json_of(openai.post("/v1/chat/completions", &ask(false)).await).await;
+
+    assert_eq!(status, 504, "{body}");
+    assert_eq!(body["code"], "timeout");
+    openai.stop().await;
+}
+
+#[tokio::test]
 async fn a_client_that_hangs_up_mid_stream_drops_the_service_stream() {
     let total = 400;
     let script = Script {
