@@ -191,6 +191,15 @@ impl Relay {
     }
 }
 
+impl Drop for Relay {
+    fn drop(&mut self) {
+        if !self.finished {
+            // The HTTP client left; dropping `upstream` now is what stops the model.
+            tracing::debug!(id = %self.id, "client left mid-stream; generation cancelled");
+        }
+    }
+}
+
 fn encode(event: &impl Serialize) -> Bytes {
     let json = serde_json::to_string(event).unwrap_or_default();
     Bytes::from(format!("data: {json}\n\n"))
