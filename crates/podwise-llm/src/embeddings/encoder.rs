@@ -182,21 +182,30 @@ impl Encoder {
     fn attention(&self, qkv: &[f32], owner: &[std::ops::Range<usize>]) -> Vec<f32> {
         let h = self.hidden;
         let head = h / self.heads;
+        let tokens = owner.len();
         let scale = 1.0 / (head as f32).sqrt();
-        let mut context = vec![0.0; owner.len() * h];
+        // The keys transposed (`[hidden][tokens]`), so that one query's scores against a
+        // run of keys are computed eight keys at a time along contiguous memory.
+        let mut keys = vec![0.0; h * tokens];
+        for (s, row) in qkv.chunks_exact(3 * h).enumerate() {
+            for (i, &k) in row[h..2 * h].iter().enumerate() {
+                keys[i * tokens + s] = k;
+            }
+        }
+        let mut context = vec![0.0; tokens * h];
         super::parallel::for_rows(&mut context, h, self.threads, |first, chunk| {
             let mut scores = Vec::new();
             for (i, out) in chunk.chunks_exact_mut(h).enumerate() {
                 let t = first + i;
-                let span = &owner[t];
+                let span = owner[t].clone();
                 for hd in 0..self.heads {
                     let q = &qkv[t * 3 * h + hd * head..][..head];
                     scores.clear();
-                    scores.extend(
-                        span.clone().map(|s| {
-                            math::dot(q, &qkv[s * 3 * h + h + hd * head..][..head]) * scale
-                        }),
-                    );
+                    scores.resize(span.len(), 0.0);
+                    for (e, &qe) in q.iter().enumerate() {
+                        let k = &keys[(hd * head + e) * tokens + span.start..][..span.len()];
+                        math::add_scaled(&mut scores, qe * scale, k);
+                    }
                     math::softmax(&mut scores);
                     let out = &mut out[hd * head..][..head];
                     for (s, &p) in span.clone().zip(&scores) {

@@ -76,6 +76,9 @@ pub(crate) struct Q4Matrix {
     weights: Vec<[i8; 32]>,
     /// One scale per block, same order.
     scales: Vec<f32>,
+    /// The same scales block-major (`[cols / 32][rows]`), so that the offset correction
+    /// runs along contiguous rows.
+    scales_by_block: Vec<f32>,
     bias: Vec<f32>,
 }
 
@@ -93,11 +96,13 @@ impl Q4Matrix {
     pub fn new(blocks: &[Q4Block], bias: Vec<f32>, rows: usize, cols: usize) -> Self {
         assert!(cols.is_multiple_of(BLOCK) && blocks.len() * BLOCK == rows * cols);
         assert_eq!(bias.len(), rows);
+        let scales: Vec<f32> = blocks.iter().map(|b| b.scale).collect();
         Self {
             rows,
             cols,
             weights: blocks.iter().map(|b| b.spread().map(|q| q as i8)).collect(),
-            scales: blocks.iter().map(|b| b.scale).collect(),
+            scales_by_block: transpose(&scales, rows, cols / BLOCK),
+            scales,
             bias,
         }
     }
@@ -112,6 +117,7 @@ impl Q4Matrix {
             cols,
             weights: Vec::new(),
             scales: Vec::new(),
+            scales_by_block: Vec::new(),
             bias: Vec::new(),
         };
         for p in parts {
@@ -120,6 +126,7 @@ impl Q4Matrix {
             out.scales.extend(p.scales);
             out.bias.extend(p.bias);
         }
+        out.scales_by_block = transpose(&out.scales, out.rows, cols / BLOCK);
         out
     }
 
@@ -161,11 +168,26 @@ impl Q4Matrix {
             }
             row += group;
         }
-        debug_assert!(nb > 0);
+
+        // The stored weights are q + 8: take 8 · Σ_b scale_w · scale_a · Σ a back, and add
+        // the bias. Along contiguous rows this is a small vectorised product.
+        for (t, y) in out.chunks_exact_mut(self.rows).enumerate() {
+            let offsets = &acts.offsets[(first + t) * nb..][..nb];
+            let mut correction = self.bias.clone();
+            for (b, &offset) in offsets.iter().enumerate() {
+                let scales = &self.scales_by_block[b * self.rows..][..self.rows];
+                for (c, &s) in correction.iter_mut().zip(scales) {
+                    *c -= 8.0 * offset * s;
+                }
+            }
+            for (y, c) in y.iter_mut().zip(&correction) {
+                *y += c;
+            }
+        }
     }
 
-    /// Writes the `R` outputs from `row` of the `T` tokens from `token` into `out`, whose
-    /// first row belongs to `token`.
+    /// Writes the `R` products from `row` of the `T` tokens from `token` into `out`, whose
+    /// first row belongs to `token`; offset and bias are not applied yet.
     fn tile<const R: usize, const T: usize>(
         &self,
         acts: &Q8Acts,
@@ -179,15 +201,17 @@ impl Q4Matrix {
         let a: [&[[i8; 32]]; T] = std::array::from_fn(|t| &acts.blocks[(token + t) * nb..][..nb]);
         let sa: [&[f32]; T] = std::array::from_fn(|t| &acts.scales[(token + t) * nb..][..nb]);
         let dots = kernel::dots::<R, T>(&w, &ws, &a, &sa);
-        for t in 0..T {
-            let offsets = &acts.offsets[(token + t) * nb..][..nb];
-            for r in 0..R {
-                // The stored weights are q + 8: take 8 · Σ_b scale_w · scale_a · Σ a back.
-                let correction = super::math::dot(ws[r], offsets);
-                out[t * self.rows + row + r] = self.bias[row + r] + dots[r][t] - 8.0 * correction;
-            }
+        for (t, dots) in (0..T).map(|t| (t, dots.map(|d| d[t]))) {
+            out[t * self.rows + row..][..R].copy_from_slice(&dots);
         }
     }
+}
+
+/// `m` (`rows × cols`, row-major) column-major.
+fn transpose(m: &[f32], rows: usize, cols: usize) -> Vec<f32> {
+    (0..cols * rows)
+        .map(|i| m[(i % rows) * cols + i / rows])
+        .collect()
 }
 
 impl Q8Acts {
@@ -219,13 +243,27 @@ impl Q8Acts {
 #[cfg(target_feature = "avx2")]
 mod kernel {
     use safe_arch::{
-        convert_to_m256_from_i32_m256i, fused_mul_add_m256, load_unaligned_m256i, m256,
+        convert_to_m256_from_i32_m256i, fused_mul_add_m256, load_unaligned_m256i, m256, m256i,
         mul_i16_horizontal_add_m256i, mul_m256, mul_u8i8_add_horizontal_saturating_m256i,
         set_splat_i16_m256i, set_splat_m256, zeroed_m256,
     };
 
+    /// `acc + scale · <w, a>` for one weight block and one activation block.
+    #[inline(always)]
+    fn step(w: m256i, a: m256i, scale: m256, acc: m256) -> m256 {
+        // Unsigned 0..=15 times signed int8, in pairs, never saturates i16.
+        let pairs = mul_u8i8_add_horizontal_saturating_m256i(w, a);
+        let sums = mul_i16_horizontal_add_m256i(pairs, set_splat_i16_m256i(1));
+        fused_mul_add_m256(convert_to_m256_from_i32_m256i(sums), scale, acc)
+    }
+
+    fn hsum(v: m256) -> f32 {
+        v.to_array().iter().sum()
+    }
+
     /// `Σ_b scale_w · scale_a · <w_b, a_b>` for `R` rows by `T` tokens, the weights still
-    /// offset by 8.
+    /// offset by 8. The 4 × 2 tile keeps its eight accumulators in named registers:
+    /// written as an array indexed in loops, LLVM spilled them to the stack.
     #[inline(always)]
     pub(super) fn dots<const R: usize, const T: usize>(
         w: &[&[[i8; 32]]; R],
@@ -233,25 +271,74 @@ mod kernel {
         a: &[&[[i8; 32]]; T],
         sa: &[&[f32]; T],
     ) -> [[f32; T]; R] {
-        let nb = ws[0].len();
-        let ones = set_splat_i16_m256i(1);
-        let mut acc = [[zeroed_m256(); T]; R];
-        for b in 0..nb {
-            let av: [_; T] = std::array::from_fn(|t| load_unaligned_m256i(&a[t][b]));
-            let scale_a: [m256; T] = std::array::from_fn(|t| set_splat_m256(sa[t][b]));
+        let mut out = [[0.0; T]; R];
+        if R == 4 && T == 2 {
+            let tile = dots_4x2(
+                [w[0], w[1], w[2], w[3]],
+                [ws[0], ws[1], ws[2], ws[3]],
+                [a[0], a[1]],
+                [sa[0], sa[1]],
+            );
             for r in 0..R {
-                let wv = load_unaligned_m256i(&w[r][b]);
-                let scale_w = set_splat_m256(ws[r][b]);
                 for t in 0..T {
-                    // Unsigned 0..=15 times signed int8 in pairs never saturates i16.
-                    let pairs = mul_u8i8_add_horizontal_saturating_m256i(wv, av[t]);
-                    let sums =
-                        convert_to_m256_from_i32_m256i(mul_i16_horizontal_add_m256i(pairs, ones));
-                    acc[r][t] = fused_mul_add_m256(sums, mul_m256(scale_w, scale_a[t]), acc[r][t]);
+                    out[r][t] = tile[r][t];
                 }
             }
+            return out;
         }
-        acc.map(|row| row.map(|v| v.to_array().iter().sum()))
+        for r in 0..R {
+            for t in 0..T {
+                let mut acc = zeroed_m256();
+                for b in 0..ws[r].len() {
+                    let scale = set_splat_m256(ws[r][b] * sa[t][b]);
+                    let (wv, av) = (
+                        load_unaligned_m256i(&w[r][b]),
+                        load_unaligned_m256i(&a[t][b]),
+                    );
+                    acc = step(wv, av, scale, acc);
+                }
+                out[r][t] = hsum(acc);
+            }
+        }
+        out
+    }
+
+    #[inline(always)]
+    fn dots_4x2(
+        w: [&[[i8; 32]]; 4],
+        ws: [&[f32]; 4],
+        a: [&[[i8; 32]]; 2],
+        sa: [&[f32]; 2],
+    ) -> [[f32; 2]; 4] {
+        let nb = ws[0].len();
+        let (w0, w1, w2, w3) = (&w[0][..nb], &w[1][..nb], &w[2][..nb], &w[3][..nb]);
+        let (s0, s1, s2, s3) = (&ws[0][..nb], &ws[1][..nb], &ws[2][..nb], &ws[3][..nb]);
+        let (a0, a1, t0, t1) = (&a[0][..nb], &a[1][..nb], &sa[0][..nb], &sa[1][..nb]);
+        let z = zeroed_m256();
+        let (mut c00, mut c01, mut c10, mut c11) = (z, z, z, z);
+        let (mut c20, mut c21, mut c30, mut c31) = (z, z, z, z);
+        for b in 0..nb {
+            let (x0, x1) = (load_unaligned_m256i(&a0[b]), load_unaligned_m256i(&a1[b]));
+            let (d0, d1) = (set_splat_m256(t0[b]), set_splat_m256(t1[b]));
+            let (v, d) = (load_unaligned_m256i(&w0[b]), set_splat_m256(s0[b]));
+            c00 = step(v, x0, mul_m256(d, d0), c00);
+            c01 = step(v, x1, mul_m256(d, d1), c01);
+            let (v, d) = (load_unaligned_m256i(&w1[b]), set_splat_m256(s1[b]));
+            c10 = step(v, x0, mul_m256(d, d0), c10);
+            c11 = step(v, x1, mul_m256(d, d1), c11);
+            let (v, d) = (load_unaligned_m256i(&w2[b]), set_splat_m256(s2[b]));
+            c20 = step(v, x0, mul_m256(d, d0), c20);
+            c21 = step(v, x1, mul_m256(d, d1), c21);
+            let (v, d) = (load_unaligned_m256i(&w3[b]), set_splat_m256(s3[b]));
+            c30 = step(v, x0, mul_m256(d, d0), c30);
+            c31 = step(v, x1, mul_m256(d, d1), c31);
+        }
+        [
+            [hsum(c00), hsum(c01)],
+            [hsum(c10), hsum(c11)],
+            [hsum(c20), hsum(c21)],
+            [hsum(c30), hsum(c31)],
+        ]
     }
 }
 

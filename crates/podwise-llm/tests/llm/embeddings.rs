@@ -59,12 +59,13 @@ fn e5_tokenizes_english_and_traditional_chinese_exactly_like_the_reference_engin
 
 /// How far a component may be from the reference engine's. The engine re-quantises its
 /// activations to int8 before every product, so a last-bit difference anywhere flips some
-/// roundings and spreads: the reference built once more with `-ffp-contract=off`, or with
-/// `expf` replaced by a double-precision `exp`, differs from itself by up to 1.7e-3 per
-/// component (cosine 0.99995). A tolerance of 1e-3 would demand bit-exact emulation of
-/// glibc and gcc; this one sits just above that noise floor, while a real error (a wrong
-/// prefix, position, norm or GELU) moves components by 1e-2 or more.
-const COMPONENT_TOLERANCE: f32 = 3e-3;
+/// roundings and spreads: built once more with `-ffp-contract=off`, or with `expf`
+/// replaced by a double-precision `exp`, the reference differs from itself on these texts
+/// by up to 2.8e-3 per component (the empty text; cosine 0.9998). A tolerance of 1e-3
+/// would demand bit-exact emulation of glibc and gcc; this one sits above that noise
+/// floor, while a real error (a wrong prefix, position, norm or GELU) moves components by
+/// 1e-2 or more and the cosine well below 0.999.
+const COMPONENT_TOLERANCE: f32 = 5e-3;
 
 #[test]
 fn e5_vectors_match_the_reference_engine_within_its_own_numerical_noise() {
