@@ -54,6 +54,9 @@ if [[ -z $bin_dir ]]; then
     [[ $build_profile == dev ]] && bin_dir=$target_dir/debug || bin_dir=$target_dir/$build_profile
 fi
 
+# The model services load their models at start-up; fetching is quick once they are there.
+"$PODWISE_ROOT/scripts/fetch-models.sh"
+
 if [[ -n $profile_flag ]]; then
     export PODWISE_PROFILE=$profile_flag
 fi

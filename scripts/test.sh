@@ -32,6 +32,9 @@ cargo clippy --workspace --all-targets -- -D warnings
 say "building the six service binaries the end-to-end test starts"
 cargo build --workspace --bins
 
+say "fetching the models the services load (kept between runs)"
+"$PODWISE_ROOT/scripts/fetch-models.sh"
+
 say "starting the real store servers the cluster adapters are tested against"
 results=$(mktemp)
 trap 'rm -f "$results"; "$PODWISE_ROOT/scripts/dev-services.sh" stop' EXIT

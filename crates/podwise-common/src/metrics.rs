@@ -12,6 +12,11 @@ pub const LATENCY_BUCKETS: &[f64] = &[
     0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0,
 ];
 
+/// Throughput buckets in tokens per second: from a CPU model under load to a hosted one.
+pub const TOKENS_PER_SECOND_BUCKETS: &[f64] = &[
+    1.0, 2.5, 5.0, 10.0, 20.0, 35.0, 50.0, 75.0, 100.0, 150.0, 250.0, 500.0,
+];
+
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 
 /// Installs the recorder on first use and returns the handle that renders it.
@@ -22,6 +27,11 @@ pub fn handle() -> &'static PrometheusHandle {
     HANDLE.get_or_init(|| {
         let builder = PrometheusBuilder::new()
             .set_buckets_for_metric(Matcher::Suffix("_seconds".to_owned()), LATENCY_BUCKETS)
+            .expect("the bucket list is not empty")
+            .set_buckets_for_metric(
+                Matcher::Suffix("_tokens_per_second".to_owned()),
+                TOKENS_PER_SECOND_BUCKETS,
+            )
             .expect("the bucket list is not empty");
         let recorder = builder.build_recorder();
         let handle = recorder.handle();

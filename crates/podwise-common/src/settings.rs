@@ -360,7 +360,8 @@ pub struct OpenAiSettings {
 pub struct LlmSettings {
     /// The local chat model: a GGUF file name under `<model_dir>/llm`, or a path.
     pub chat_model: String,
-    /// The default embedding model's id (`multilingual-e5-small`, `all-MiniLM-L6-v2`).
+    /// The embedding models served, comma-separated, the default first
+    /// (`multilingual-e5-small`, `all-MiniLM-L6-v2`).
     pub embedding_model: String,
     /// Remote OpenAI-compatible backends in the order they are tried; the syntax is
     /// parsed and documented by the LLM service (`podwise_llm::remote::settings`).

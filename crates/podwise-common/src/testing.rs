@@ -9,13 +9,16 @@ use tonic_health::pb::health_client::HealthClient;
 
 use crate::settings::{ServiceName, Settings, Sources};
 
-/// Embedded-profile settings in which every service binds a free port on loopback, with
-/// `extra` variables on top.
+/// Embedded-profile settings in which every service binds a free port on loopback and
+/// keeps its data in a fresh directory under the system's temp dir, with `extra`
+/// variables on top.
 ///
 /// # Panics
 /// When `extra` holds an invalid setting: a test bug.
 pub fn settings_with(extra: &[(&str, &str)]) -> Settings {
+    let data_dir = fresh_data_dir();
     let mut pairs = vec![
+        ("PODWISE_DATA_DIR", data_dir.as_str()),
         ("PODWISE_PROFILE", "embedded"),
         ("PODWISE_BIND_HOST", "127.0.0.1"),
         ("API_HOST", "127.0.0.1"),
@@ -29,6 +32,17 @@ pub fn settings_with(extra: &[(&str, &str)]) -> Settings {
     pairs.extend(ports.iter().map(|name| (name.as_str(), "0")));
     pairs.extend_from_slice(extra);
     Settings::load_from(&Sources::from_pairs(pairs)).expect("test settings are valid")
+}
+
+/// A directory no other test uses, so tests never write into the source tree.
+fn fresh_data_dir() -> String {
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    std::env::temp_dir()
+        .join("podwise-tests")
+        .join(format!("{}-{n}", std::process::id()))
+        .display()
+        .to_string()
 }
 
 /// What a probe of the four health surfaces found.

@@ -39,7 +39,11 @@ fn model_path() -> PathBuf {
         PathBuf::from,
     );
     let path = dir.join(MODEL);
-    assert!(path.exists(), "{} is missing: run scripts/fetch-models.sh", path.display());
+    assert!(
+        path.exists(),
+        "{} is missing: run scripts/fetch-models.sh",
+        path.display()
+    );
     path
 }
 
@@ -94,7 +98,9 @@ fn reference(backend: &LlamaBackend, model: &LlamaModel) -> Run {
         .with_n_ctx(NonZeroU32::new(2048))
         .with_n_threads(1)
         .with_n_threads_batch(1);
-    let mut context = model.new_context(backend, params).expect("a llama.cpp context");
+    let mut context = model
+        .new_context(backend, params)
+        .expect("a llama.cpp context");
     let prompt = format!(
         "<|im_start|>system\n{SYSTEM}<|im_end|>\n<|im_start|>user\n{QUESTION}<|im_end|>\n\
          <|im_start|>assistant\n"
@@ -105,7 +111,12 @@ fn reference(backend: &LlamaBackend, model: &LlamaModel) -> Run {
     let last = tokens.len() - 1;
     for (i, token) in tokens.iter().enumerate() {
         batch
-            .add(*token, i32::try_from(i).expect("short prompt"), &[0], i == last)
+            .add(
+                *token,
+                i32::try_from(i).expect("short prompt"),
+                &[0],
+                i == last,
+            )
             .expect("the batch holds the prompt");
     }
 
@@ -118,7 +129,9 @@ fn reference(backend: &LlamaBackend, model: &LlamaModel) -> Run {
     // per token; only the rate is compared.
     for _ in 1..TOKENS {
         batch.clear();
-        batch.add(next, position, &[0], true).expect("one token fits");
+        batch
+            .add(next, position, &[0], true)
+            .expect("one token fits");
         context.decode(&mut batch).expect("token decodes");
         next = sampler.sample(&context, 0);
         position += 1;
@@ -153,7 +166,10 @@ fn main() {
     let llama = median((0..RUNS).map(|_| reference(&backend, &model)).collect());
 
     println!("SmolLM2-135M-Instruct Q4_1, one thread, {TOKENS} tokens, median of {RUNS} runs");
-    println!("{:<22} {:>16} {:>14}", "engine", "first token (ms)", "tokens/s");
+    println!(
+        "{:<22} {:>16} {:>14}",
+        "engine", "first token (ms)", "tokens/s"
+    );
     for (name, run) in [("podwise (candle)", podwise), ("llama.cpp", llama)] {
         println!(
             "{name:<22} {:>16.1} {:>14.1}",

@@ -36,7 +36,10 @@ impl Embedders {
     /// # Panics
     /// When `models` is empty: the service always loads its default model.
     pub fn new(models: Vec<Arc<dyn Embedder>>, queue_depth: usize) -> Self {
-        assert!(!models.is_empty(), "at least the default embedding model is loaded");
+        assert!(
+            !models.is_empty(),
+            "at least the default embedding model is loaded"
+        );
         Self {
             models,
             compute: Arc::new(Semaphore::new(1)),
@@ -66,13 +69,17 @@ impl Embedders {
         let Some(id) = id else {
             return Ok(Arc::clone(&self.models[0]));
         };
-        self.models.iter().find(|m| m.id() == id).cloned().ok_or_else(|| {
-            let known: Vec<&str> = self.models.iter().map(|m| m.id()).collect();
-            ServiceError::NotFound(format!(
-                "no embedding model '{id}'; available: {}",
-                known.join(", ")
-            ))
-        })
+        self.models
+            .iter()
+            .find(|m| m.id() == id)
+            .cloned()
+            .ok_or_else(|| {
+                let known: Vec<&str> = self.models.iter().map(|m| m.id()).collect();
+                ServiceError::NotFound(format!(
+                    "no embedding model '{id}'; available: {}",
+                    known.join(", ")
+                ))
+            })
     }
 
     /// Embeds `texts` with `model` on a blocking thread, after the batches before it.
@@ -97,12 +104,12 @@ impl Embedders {
                 texts.len()
             )));
         }
-        let _admitted = Arc::clone(&self.admitted).try_acquire_owned().map_err(|_| {
-            ServiceError::Unavailable {
+        let _admitted = Arc::clone(&self.admitted)
+            .try_acquire_owned()
+            .map_err(|_| ServiceError::Unavailable {
                 message: "the embedding queue is full".to_owned(),
                 retry_after: RETRY_AFTER,
-            }
-        })?;
+            })?;
         let _computing = Arc::clone(&self.compute)
             .acquire_owned()
             .await

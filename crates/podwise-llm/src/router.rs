@@ -23,7 +23,6 @@ use tracing::{debug, info, warn};
 
 use self::breaker::{Breaker, Change};
 use self::observe::Outcome;
-pub use self::observe::TOKENS_PER_SECOND_BUCKETS;
 pub use self::policy::Policy;
 use crate::chat::{BackendError, ChatBackend, ChatEvent, ChatRequest, ChatStream};
 use crate::models::ModelInfo;

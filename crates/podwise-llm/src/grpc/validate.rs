@@ -23,7 +23,9 @@ pub(crate) fn chat_request(
 ) -> Result<ChatRequest, ServiceError> {
     let invalid = |message: String| ServiceError::InvalidArgument(message);
     if request.messages.is_empty() {
-        return Err(invalid("messages must hold at least one message".to_owned()));
+        return Err(invalid(
+            "messages must hold at least one message".to_owned(),
+        ));
     }
     let messages = request
         .messages
@@ -47,7 +49,9 @@ pub(crate) fn chat_request(
         })
         .collect::<Result<Vec<_>, _>>()?;
     if !messages.iter().any(|m| m.role == Role::User) {
-        return Err(invalid("messages must hold at least one user message".to_owned()));
+        return Err(invalid(
+            "messages must hold at least one user message".to_owned(),
+        ));
     }
 
     let max_tokens = request.max_tokens.unwrap_or(max_tokens_limit);

@@ -13,7 +13,7 @@
 //! `outcome` is one of [`Outcome::as_str`]. An attempt counts once, when its first event
 //! arrives or it fails; a stream that fails after that also counts as interrupted. Speed
 //! is measured from the first event to the last, and only when the backend reported
-//! its completion tokens.
+//! its completion tokens. Buckets come from `podwise_common::metrics`.
 
 use std::time::Instant;
 
@@ -22,15 +22,6 @@ use futures_util::stream;
 use podwise_common::metrics::metric_name;
 
 use crate::chat::{ChatEvent, ChatStream};
-
-/// Buckets of `podwise_llm_backend_tokens_per_second`: from a CPU model under load to a
-/// hosted one. The `_seconds` histograms use `podwise_common::metrics::LATENCY_BUCKETS`.
-// TODO(metrics-buckets): the process-wide exporter in `podwise_common::metrics` registers
-// buckets only for `_seconds` names, so until it registers these (the constant moves
-// there: that crate cannot depend on this one) this histogram renders as a summary.
-pub const TOKENS_PER_SECOND_BUCKETS: &[f64] = &[
-    1.0, 2.5, 5.0, 10.0, 20.0, 35.0, 50.0, 75.0, 100.0, 150.0, 250.0, 500.0,
-];
 
 /// How one attempt on a backend ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

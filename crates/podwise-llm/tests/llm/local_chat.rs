@@ -153,3 +153,33 @@ async fn a_model_the_backend_does_not_serve_is_rejected() {
         Err(BackendError::Rejected(_))
     ));
 }
+
+#[tokio::test]
+async fn a_client_that_goes_away_frees_the_model_for_the_next_request() {
+    // A model of its own, so the other tests' requests do not queue in front.
+    let chat = LocalChat::load(&model_file(SMOLLM), 1, 1).expect("the model loads");
+    let mut long = ask("Write a very long story about a podcast host in Taipei.");
+    long.max_tokens = 1000;
+    let mut abandoned = chat.start(long).await.expect("starts");
+    abandoned
+        .next()
+        .await
+        .expect("a first piece")
+        .expect("text");
+    drop(abandoned);
+
+    // A thousand tokens take well over ten seconds here; had the abandoned reply gone on,
+    // this one would wait behind it.
+    let mut short = ask("Say hi.");
+    short.max_tokens = 4;
+    let finished = tokio::time::timeout(std::time::Duration::from_secs(8), async {
+        let mut stream = chat.start(short).await.expect("starts");
+        while let Some(event) = stream.next().await {
+            if let ChatEvent::Done { .. } = event.expect("no error") {
+                return;
+            }
+        }
+    })
+    .await;
+    assert!(finished.is_ok(), "the abandoned reply kept the model busy");
+}
