@@ -34,7 +34,10 @@ pub enum LoadError {
     #[error("unknown embedding model {id:?}; known models: {}", KNOWN_MODELS.join(", "))]
     UnknownModel { id: String },
     /// A file the model needs is not there.
-    #[error("model file {} is missing; run scripts/fetch-models.sh to fetch the models", .path.display())]
+    #[error(
+        "model file {} is missing; run scripts/fetch-models.sh to fetch the models",
+        .path.display()
+    )]
     MissingFile { path: PathBuf },
     /// A model file exists but could not be read.
     #[error("cannot read model file {}: {source}", .path.display())]
