@@ -32,19 +32,35 @@ pub const KNOWN_MODELS: &[&str] = &[e5::ID, minilm::ID];
 pub enum LoadError {
     /// No model has this id.
     #[error("unknown embedding model {id:?}; known models: {}", KNOWN_MODELS.join(", "))]
-    UnknownModel { id: String },
+    UnknownModel {
+        /// The id asked for.
+        id: String,
+    },
     /// A file the model needs is not there.
-    #[error("model file {} is missing; run scripts/fetch-models.sh to fetch the models", .path.display())]
-    MissingFile { path: PathBuf },
+    #[error(
+        "model file {} is missing; run scripts/fetch-models.sh to fetch the models",
+        .path.display()
+    )]
+    MissingFile {
+        /// The full path of the missing file.
+        path: PathBuf,
+    },
     /// A model file exists but could not be read.
     #[error("cannot read model file {}: {source}", .path.display())]
     Io {
+        /// The file that could not be read.
         path: PathBuf,
+        /// What the operating system said.
         source: std::io::Error,
     },
     /// A model file was read but is not what the model expects.
     #[error("model file {} is invalid: {reason}", .path.display())]
-    Invalid { path: PathBuf, reason: String },
+    Invalid {
+        /// The offending file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
 }
 
 /// Loads the embedding model `id` from `model_dir` (the directory holding `embeddings/`),

@@ -51,36 +51,56 @@ impl DenseMatrix {
     /// `out[t] = W · x[t] + bias` for each token, split by tokens over `threads`.
     pub fn forward(&self, x: &[f32], out: &mut [f32], threads: usize) {
         super::parallel::for_rows(out, self.rows, threads, |first, chunk| {
-            for (t, y) in chunk.chunks_exact_mut(self.rows).enumerate() {
-                self.forward_token(&x[(first + t) * self.cols..][..self.cols], y);
-            }
+            let tokens = chunk.len() / self.rows;
+            self.forward_tokens(&x[first * self.cols..][..tokens * self.cols], chunk);
         });
     }
 
-    fn forward_token(&self, x: &[f32], y: &mut [f32]) {
+    /// Rows outermost: four weight rows stay in L1 while every token passes by, instead
+    /// of the whole matrix streaming from memory once per token.
+    fn forward_tokens(&self, x: &[f32], out: &mut [f32]) {
         let mut row = 0;
         while row + ROWS <= self.rows {
             let w: [&[f32]; ROWS] =
                 std::array::from_fn(|r| &self.weights[(row + r) * self.cols..][..self.cols]);
-            let mut acc = [[0.0f32; LANES]; ROWS];
-            let full = self.cols / LANES * LANES;
-            for j in (0..full).step_by(LANES) {
-                let xs = &x[j..j + LANES];
+            for (x, y) in x
+                .chunks_exact(self.cols)
+                .zip(out.chunks_exact_mut(self.rows))
+            {
+                let dots = dots4(&w, x);
                 for r in 0..ROWS {
-                    let ws = &w[r][j..j + LANES];
-                    for l in 0..LANES {
-                        acc[r][l] += xs[l] * ws[l];
-                    }
+                    y[row + r] = self.bias[row + r] + dots[r];
                 }
-            }
-            for r in 0..ROWS {
-                let tail = super::math::dot(&x[full..], &w[r][full..]);
-                y[row + r] = self.bias[row + r] + acc[r].iter().sum::<f32>() + tail;
             }
             row += ROWS;
         }
-        for (r, y) in y.iter_mut().enumerate().skip(row) {
-            *y = self.bias[r] + super::math::dot(x, &self.weights[r * self.cols..][..self.cols]);
+        for r in row..self.rows {
+            let w = &self.weights[r * self.cols..][..self.cols];
+            for (x, y) in x
+                .chunks_exact(self.cols)
+                .zip(out.chunks_exact_mut(self.rows))
+            {
+                y[r] = self.bias[r] + super::math::dot(x, w);
+            }
         }
     }
+}
+
+/// Four dot products of `x` with the rows `w`, in eight-lane accumulators.
+#[inline(always)]
+fn dots4(w: &[&[f32]; ROWS], x: &[f32]) -> [f32; ROWS] {
+    let full = x.len() / LANES * LANES;
+    let mut acc = [[0.0f32; LANES]; ROWS];
+    for j in (0..full).step_by(LANES) {
+        let xs = &x[j..j + LANES];
+        for r in 0..ROWS {
+            let ws = &w[r][j..j + LANES];
+            for l in 0..LANES {
+                acc[r][l] = super::math::mul_add(xs[l], ws[l], acc[r][l]);
+            }
+        }
+    }
+    std::array::from_fn(|r| {
+        acc[r].iter().sum::<f32>() + super::math::dot(&x[full..], &w[r][full..])
+    })
 }

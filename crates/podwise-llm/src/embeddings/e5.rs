@@ -102,7 +102,8 @@ impl E5Small {
         })
     }
 
-    /// The ids the model reads for `text` (the prefix of `purpose` added): `<s>`, the prefixed text's pieces, `</s>`.
+    /// The ids the model reads for `text`: `<s>`, the pieces of the text behind the prefix
+    /// of `purpose`, `</s>`.
     pub fn token_ids(&self, text: &str, purpose: Purpose) -> Vec<u32> {
         let prefix = match purpose {
             Purpose::Query => "query: ",

@@ -8,6 +8,17 @@
 
 const LANES: usize = 8;
 
+/// `a * b + c`, fused into one instruction where the target has FMA (which vectorises);
+/// elsewhere `f32::mul_add` would be a slow library call, so it is two operations there.
+#[inline(always)]
+pub(crate) fn mul_add(a: f32, b: f32, c: f32) -> f32 {
+    if cfg!(target_feature = "fma") {
+        a.mul_add(b, c)
+    } else {
+        a * b + c
+    }
+}
+
 /// The dot product of two equally long slices, summed in eight lanes.
 pub(crate) fn dot(a: &[f32], b: &[f32]) -> f32 {
     debug_assert_eq!(a.len(), b.len());
@@ -16,7 +27,7 @@ pub(crate) fn dot(a: &[f32], b: &[f32]) -> f32 {
     let (b8, b_rest) = b.split_at(a8.len());
     for (x, y) in a8.chunks_exact(LANES).zip(b8.chunks_exact(LANES)) {
         for l in 0..LANES {
-            acc[l] += x[l] * y[l];
+            acc[l] = mul_add(x[l], y[l], acc[l]);
         }
     }
     let tail: f32 = a_rest.iter().zip(b_rest).map(|(x, y)| x * y).sum();
@@ -26,7 +37,7 @@ pub(crate) fn dot(a: &[f32], b: &[f32]) -> f32 {
 /// `y += alpha * x`.
 pub(crate) fn add_scaled(y: &mut [f32], alpha: f32, x: &[f32]) {
     for (y, x) in y.iter_mut().zip(x) {
-        *y += alpha * x;
+        *y = mul_add(alpha, *x, *y);
     }
 }
 
