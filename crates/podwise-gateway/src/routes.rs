@@ -2,7 +2,8 @@
 //! handlers that apply to them.
 
 use actix_web::error::{JsonPayloadError, PayloadError};
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::http::{Method, header};
+use actix_web::{HttpRequest, HttpResponse, Resource, Route, web};
 use podwise_common::ServiceError;
 use podwise_common::stores::objects::SIGNED_OBJECT_PATH;
 
@@ -25,13 +26,44 @@ pub(crate) fn configure(config: &mut web::ServiceConfig, state: &web::Data<AppSt
             &format!("{SIGNED_OBJECT_PATH}{{key:.+}}"),
             web::get().to(objects::signed_object),
         )
-        .route(
+        .service(only(
             "/v1/chat/completions",
+            Method::POST,
             web::post().to(openai::chat_completions),
-        )
-        .route("/v1/embeddings", web::post().to(openai::embeddings))
-        .route("/v1/models", web::get().to(openai::models))
+        ))
+        .service(only(
+            "/v1/embeddings",
+            Method::POST,
+            web::post().to(openai::embeddings),
+        ))
+        .service(only(
+            "/v1/models",
+            Method::GET,
+            web::get().to(openai::models),
+        ))
         .default_service(web::to(not_found));
+}
+
+/// A path served by one method; any other method gets 405 with `Allow`, as HTTP clients
+/// (and the OpenAI libraries) expect, rather than a 404 that suggests a wrong path.
+fn only(path: &str, method: Method, route: Route) -> Resource {
+    web::resource(path)
+        .route(route)
+        .default_service(web::to(move |request: HttpRequest| {
+            let method = method.clone();
+            async move {
+                HttpResponse::MethodNotAllowed()
+                    .insert_header((header::ALLOW, method.as_str()))
+                    .json(serde_json::json!({
+                        "code": "method_not_allowed",
+                        "message": format!(
+                            "{} takes {method}, not {}",
+                            request.path(),
+                            request.method()
+                        ),
+                    }))
+            }
+        }))
 }
 
 /// Body problems become the JSON error shape with their proper status.

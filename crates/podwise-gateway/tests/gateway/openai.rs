@@ -133,3 +133,24 @@ async fn json_of(response: reqwest::Response) -> (u16, Value) {
 fn message_of(body: &Value) -> &str {
     body["message"].as_str().expect("an error message")
 }
+
+#[tokio::test]
+async fn a_wrong_method_on_an_openai_route_is_405_naming_the_allowed_one() {
+    let openai = OpenAi::start(Script::default()).await;
+
+    let chat = openai.get("/v1/chat/completions").await;
+    assert_eq!(chat.headers()["allow"], "POST");
+    let (status, body) = json_of(chat).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (405, Some("method_not_allowed"))
+    );
+    assert!(message_of(&body).contains("takes POST"), "{body}");
+
+    let models = openai.post("/v1/models", &serde_json::json!({})).await;
+    assert_eq!(models.status(), 405);
+    assert_eq!(models.headers()["allow"], "GET");
+    assert_eq!(openai.get("/v1/embeddings").await.status(), 405);
+
+    openai.stop().await;
+}

@@ -5,13 +5,14 @@ use std::sync::{Arc, OnceLock};
 
 use podwise_llm::embeddings::{self, E5Small, EmbedError, Embedder, LoadError, Purpose};
 
+use crate::models;
 use crate::reference;
 
 fn e5() -> &'static E5Small {
     static MODEL: OnceLock<E5Small> = OnceLock::new();
     MODEL.get_or_init(|| {
         reference::e5_file();
-        E5Small::load(&reference::model_dir(), 1)
+        E5Small::load(&models::model_dir(), 1)
             .expect("multilingual-e5-small loads (run scripts/fetch-models.sh if it is missing)")
     })
 }
@@ -20,7 +21,7 @@ fn minilm() -> Arc<dyn Embedder> {
     static MODEL: OnceLock<Arc<dyn Embedder>> = OnceLock::new();
     MODEL
         .get_or_init(|| {
-            embeddings::load(&reference::model_dir(), "all-MiniLM-L6-v2", 1)
+            embeddings::load(&models::model_dir(), "all-MiniLM-L6-v2", 1)
                 .expect("all-MiniLM-L6-v2 loads (run scripts/fetch-models.sh if it is missing)")
         })
         .clone()
@@ -144,7 +145,7 @@ fn a_batch_embeds_each_text_as_if_it_were_alone() {
 
 #[test]
 fn two_threads_compute_the_same_vectors_as_one() {
-    let two = E5Small::load(&reference::model_dir(), 2).expect("the model loads again");
+    let two = E5Small::load(&models::model_dir(), 2).expect("the model loads again");
     let (a, b) = (
         embed(e5(), MIXED, Purpose::Query),
         embed(&two, MIXED, Purpose::Query),
@@ -243,7 +244,7 @@ fn a_missing_model_directory_names_the_file_and_the_fetch_script() {
 
 #[test]
 fn an_unknown_model_id_lists_the_known_ones() {
-    let err = embeddings::load(&reference::model_dir(), "bge-m3", 1).expect_err("unknown id");
+    let err = embeddings::load(&models::model_dir(), "bge-m3", 1).expect_err("unknown id");
     let message = err.to_string();
     assert!(message.contains("bge-m3"), "{message}");
     for id in embeddings::KNOWN_MODELS {

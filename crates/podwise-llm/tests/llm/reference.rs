@@ -6,24 +6,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 
-/// The directory `scripts/fetch-models.sh` fills: `PODWISE_MODEL_DIR`, else
-/// `<workspace>/models`.
-pub fn model_dir() -> PathBuf {
-    std::env::var_os("PODWISE_MODEL_DIR").map_or_else(
-        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models"),
-        PathBuf::from,
-    )
-}
+use crate::models::{model_dir, model_file};
 
 /// The e5 model file, which must exist.
 pub fn e5_file() -> PathBuf {
-    let path = model_dir().join("embeddings/multilingual-e5-small/e5-small-q4.bin");
-    assert!(
-        path.exists(),
-        "{} is missing: run scripts/fetch-models.sh (or set PODWISE_MODEL_DIR)",
-        path.display()
-    );
-    path
+    model_file("embeddings/multilingual-e5-small/e5-small-q4.bin")
 }
 
 /// Compiles a driver from `benches/reference/` once per test run.
