@@ -90,6 +90,9 @@ pub async fn build(settings: &Settings) -> anyhow::Result<Gateway> {
             .wrap(actix_web::middleware::from_fn(observe::observe))
     })
     .workers(settings.server.worker_threads)
+    // A client that closes its side has given up on the answer: dropping the handler then
+    // cancels the upstream call, so a long generation stops instead of running unread.
+    .h1_allow_half_closed(false)
     .shutdown_timeout(settings.server.shutdown_grace.as_secs())
     // Signals are handled once for the whole process by the bootstrap.
     .disable_signals()

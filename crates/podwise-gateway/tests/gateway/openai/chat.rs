@@ -290,3 +290,26 @@ async fn a_body_over_the_limit_is_refused_with_413() {
     assert!(openai.seen.chats().is_empty());
     openai.stop().await;
 }
+
+#[tokio::test]
+async fn a_client_that_gives_up_waiting_cancels_the_service_call() {
+    let slow = Script {
+        chat_delay: Duration::from_secs(60),
+        ..answering("never read")
+    };
+    let openai = OpenAi::start(slow).await;
+
+    let gave_up = openai
+        .http
+        .post(format!("{}/v1/chat/completions", openai.base))
+        .json(&json!({"messages": [{"role": "user", "content": "Write a long story"}]}))
+        .timeout(Duration::from_millis(300))
+        .send()
+        .await;
+
+    assert!(gave_up.is_err_and(|e| e.is_timeout()));
+    tokio::time::timeout(Duration::from_secs(5), openai.seen.dropped.notified())
+        .await
+        .expect("the service sees its call dropped soon after the client leaves");
+    openai.stop().await;
+}

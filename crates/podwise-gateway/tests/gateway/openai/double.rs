@@ -18,6 +18,8 @@ use tonic::{Request, Response, Status};
 #[derive(Debug, Default, Clone)]
 pub(crate) struct Script {
     pub(crate) chat: Option<Result<ChatResponse, Status>>,
+    /// How long `Chat` takes before it answers, to make a slow generation.
+    pub(crate) chat_delay: Duration,
     /// Refuses `ChatStream` itself, before any chunk.
     pub(crate) stream_refusal: Option<Status>,
     /// Sent in order on `ChatStream`; an error ends the stream.
@@ -38,7 +40,8 @@ pub(crate) struct Seen {
     pub(crate) sent: AtomicUsize,
     /// The reply stream ran out of scripted items.
     pub(crate) exhausted: AtomicBool,
-    /// Notified when a reply stream is dropped, however it ended.
+    /// Notified when a reply stream, or a `Chat` call in progress, is dropped, however it
+    /// ended.
     pub(crate) dropped: Notify,
 }
 
@@ -80,6 +83,8 @@ impl LlmService for ScriptedLlm {
     async fn chat(&self, request: Request<ChatRequest>) -> Result<Response<ChatResponse>, Status> {
         let request = request.into_inner();
         self.seen.chats.lock().expect("not poisoned").push(request);
+        let _alarm = DropAlarm(self.seen.clone());
+        tokio::time::sleep(self.script.chat_delay).await;
         let reply = self.script.chat.clone().unwrap_or(Err(unscripted("Chat")));
         reply.map(Response::new)
     }
