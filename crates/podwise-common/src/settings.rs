@@ -38,6 +38,7 @@ pub struct Settings {
     pub openai: OpenAiSettings,
     pub llm: LlmSettings,
     pub whisper: WhisperSettings,
+    pub stt: SttSettings,
 }
 
 impl Settings {
@@ -394,6 +395,19 @@ pub struct WhisperSettings {
     /// Only `cpu` runs here; other values are refused by the STT service.
     pub device: String,
     pub compute_type: String,
+}
+
+/// How much audio the STT service accepts and how it shares the CPU.
+#[derive(Debug, Clone)]
+pub struct SttSettings {
+    /// Threads the speech model computes with.
+    pub threads: usize,
+    /// Transcriptions that may wait for the model before more get 503.
+    pub queue_depth: usize,
+    /// The largest audio file accepted, in bytes, at the gateway and over gRPC.
+    pub max_upload_bytes: usize,
+    /// The longest recording transcribed, in seconds.
+    pub max_audio_seconds: u32,
 }
 
 /// One setting that could not be accepted.

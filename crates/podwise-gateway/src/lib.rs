@@ -4,7 +4,8 @@
 //! module wires the pieces: [`routes`] lists every route, [`upstreams`] holds the gRPC
 //! clients, [`probes`] answers `/health`, `/ready` and `/metrics`, [`observe`] gives each
 //! request an id, a span and metrics, [`objects`] serves the embedded object store's
-//! signed URLs, [`openai`] relays the OpenAI-compatible routes to the LLM service, and
+//! signed URLs, [`openai`] relays the OpenAI-compatible routes to the LLM and STT
+//! services, [`speech`] serves the product API's transcription from an [`upload`], and
 //! [`api_error`] turns every failure into one JSON shape.
 
 pub mod api_error;
@@ -13,6 +14,8 @@ pub mod observe;
 mod openai;
 mod probes;
 mod routes;
+mod speech;
+mod upload;
 pub mod upstreams;
 
 use std::net::{SocketAddr, TcpListener};

@@ -1,5 +1,6 @@
 //! The OpenAI-compatible routes: `POST /v1/chat/completions`, `POST /v1/embeddings` and
-//! `GET /v1/models`, relayed to the LLM service over gRPC.
+//! `GET /v1/models`, relayed to the LLM service over gRPC, and
+//! `POST /v1/audio/transcriptions`, relayed to the STT service.
 //!
 //! Each route reads the OpenAI request shape, refuses what Podwise cannot honour with a
 //! 400 that says why (rather than quietly answering something else), and writes the
@@ -9,20 +10,21 @@
 mod chat;
 mod embeddings;
 mod models;
+mod transcriptions;
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use actix_web::{HttpMessage as _, HttpRequest};
-use podwise_common::grpc_client::{TracedChannel, request_with_id};
+use podwise_common::grpc_client::TracedChannel;
 use podwise_common::settings::ServiceName;
 use podwise_proto::llm::v1::llm_service_client::LlmServiceClient;
 
 use crate::AppState;
-use crate::observe::RequestId;
+use crate::upstreams::grpc_request;
 
 pub(crate) use chat::chat_completions;
 pub(crate) use embeddings::embeddings;
 pub(crate) use models::models;
+pub(crate) use transcriptions::transcriptions;
 
 /// The largest reply the gateway accepts from the LLM service. tonic's default of 4 MiB
 /// is less than the vectors of a large embedding batch.
@@ -32,15 +34,6 @@ const MAX_REPLY_BYTES: usize = 64 * 1024 * 1024;
 fn llm_client(state: &AppState) -> LlmServiceClient<TracedChannel> {
     LlmServiceClient::new(state.upstreams.channel(ServiceName::Llm))
         .max_decoding_message_size(MAX_REPLY_BYTES)
-}
-
-/// Wraps `message` in a gRPC request that carries the HTTP request's id, so the LLM
-/// service's logs join the gateway's.
-fn grpc_request<T>(http: &HttpRequest, message: T) -> tonic::Request<T> {
-    match http.extensions().get::<RequestId>() {
-        Some(RequestId(id)) => request_with_id(message, id),
-        None => tonic::Request::new(message),
-    }
 }
 
 /// Seconds since the Unix epoch, the unit of OpenAI's `created` fields.

@@ -8,7 +8,7 @@ use podwise_common::ServiceError;
 use podwise_common::stores::objects::SIGNED_OBJECT_PATH;
 
 use crate::api_error::ApiError;
-use crate::{AppState, objects, openai, probes};
+use crate::{AppState, objects, openai, probes, speech};
 
 pub(crate) fn configure(config: &mut web::ServiceConfig, state: &web::Data<AppState>) {
     let limit = state.settings.api.max_body_bytes;
@@ -40,6 +40,16 @@ pub(crate) fn configure(config: &mut web::ServiceConfig, state: &web::Data<AppSt
             "/v1/models",
             Method::GET,
             web::get().to(openai::models),
+        ))
+        .service(only(
+            "/v1/audio/transcriptions",
+            Method::POST,
+            web::post().to(openai::transcriptions),
+        ))
+        .service(only(
+            "/api/v1/stt/transcribe",
+            Method::POST,
+            web::post().to(speech::transcribe),
         ))
         .default_service(web::to(not_found));
 }

@@ -4,12 +4,15 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use podwise_common::grpc_client::{TracedChannel, channel};
+use actix_web::{HttpMessage as _, HttpRequest};
+use podwise_common::grpc_client::{TracedChannel, channel, request_with_id};
 use podwise_common::settings::{ServiceEndpoints, ServiceName};
 use serde::Serialize;
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
+
+use crate::observe::RequestId;
 
 /// One channel per service; cloning is cheap and shares the connection.
 #[derive(Debug, Clone)]
@@ -78,5 +81,14 @@ impl Upstreams {
             .await
             .into_iter()
             .collect()
+    }
+}
+
+/// Wraps `message` in a gRPC request that carries the HTTP request's id, so the logs of
+/// the service it goes to join the gateway's.
+pub(crate) fn grpc_request<T>(http: &HttpRequest, message: T) -> tonic::Request<T> {
+    match http.extensions().get::<RequestId>() {
+        Some(RequestId(id)) => request_with_id(message, id),
+        None => tonic::Request::new(message),
     }
 }

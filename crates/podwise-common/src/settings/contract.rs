@@ -91,6 +91,10 @@ pub const VARIABLES: &[(&str, &str)] = &[
     ("WHISPER_MODEL", "whisper.model"),
     ("WHISPER_DEVICE", "whisper.device"),
     ("WHISPER_COMPUTE_TYPE", "whisper.compute_type"),
+    ("PODWISE_STT_THREADS", "stt.threads"),
+    ("PODWISE_STT_QUEUE_DEPTH", "stt.queue_depth"),
+    ("PODWISE_STT_MAX_UPLOAD_BYTES", "stt.max_upload_bytes"),
+    ("PODWISE_STT_MAX_AUDIO_SECONDS", "stt.max_audio_seconds"),
 ];
 
 /// Variables whose presence alone means "talk to the cluster's stores".

@@ -223,6 +223,26 @@ pub(super) fn parse(sources: &Sources) -> Result<Settings, SettingsError> {
         ),
     };
 
+    let stt = SttSettings {
+        threads: p.number("PODWISE_STT_THREADS", 1usize),
+        queue_depth: p.number("PODWISE_STT_QUEUE_DEPTH", 8usize),
+        max_upload_bytes: p.number("PODWISE_STT_MAX_UPLOAD_BYTES", 25 * 1024 * 1024usize),
+        max_audio_seconds: p.number("PODWISE_STT_MAX_AUDIO_SECONDS", 4 * 3600u32),
+    };
+    for (variable, value) in [
+        ("PODWISE_STT_THREADS", stt.threads),
+        ("PODWISE_STT_QUEUE_DEPTH", stt.queue_depth),
+        ("PODWISE_STT_MAX_UPLOAD_BYTES", stt.max_upload_bytes),
+        (
+            "PODWISE_STT_MAX_AUDIO_SECONDS",
+            stt.max_audio_seconds as usize,
+        ),
+    ] {
+        if value == 0 {
+            p.problem(variable, "must be at least 1");
+        }
+    }
+
     if !p.problems.is_empty() {
         return Err(SettingsError {
             problems: p.problems,
@@ -245,6 +265,7 @@ pub(super) fn parse(sources: &Sources) -> Result<Settings, SettingsError> {
         openai,
         llm,
         whisper,
+        stt,
     })
 }
 

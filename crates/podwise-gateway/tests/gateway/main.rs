@@ -5,3 +5,4 @@ mod end_to_end;
 mod objects;
 mod openai;
 mod ready;
+mod speech;

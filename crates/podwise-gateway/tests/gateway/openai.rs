@@ -102,7 +102,7 @@ fn settings(llm_url: &str, scratch: &tempfile::TempDir, extra: &[(&str, &str)]) 
     settings_with(&pairs)
 }
 
-async fn start_gateway(
+pub(crate) async fn start_gateway(
     settings: &Settings,
 ) -> (
     String,
