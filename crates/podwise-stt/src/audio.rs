@@ -11,13 +11,18 @@
 //! Every failure is an [`AudioError`] whose message tells the listener or the operator what
 //! to do about it; no input makes this module panic.
 
+mod decode;
+mod edits;
+mod mix;
 mod resample;
+mod sniff;
 mod split;
 
 use std::fmt;
 
 use podwise_common::ServiceError;
 
+pub use decode::decode;
 pub use resample::resample;
 pub use split::{Window, split_on_silence};
 
