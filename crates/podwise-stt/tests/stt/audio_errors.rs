@@ -159,6 +159,32 @@ fn opus_in_ogg_is_refused_by_codec_and_webm_by_container() {
 }
 
 #[test]
+fn an_adpcm_wav_is_refused_by_codec() {
+    let wav = fixtures::encoded(Speech::English, "wav", &["-c:a", "adpcm_ms"]);
+
+    assert_eq!(
+        decode(&wav, Some("wav")),
+        Err(AudioError::UnsupportedCodec {
+            container: "wav",
+            codec: "ADPCM".to_owned()
+        })
+    );
+}
+
+#[test]
+fn sample_rates_outside_4_to_192_khz_are_refused() {
+    for rate in [2_000, 384_000] {
+        let rate_arg = rate.to_string();
+        let wav = fixtures::encoded(Speech::English, "wav", &["-ar", &rate_arg]);
+
+        assert_eq!(
+            decode(&wav, Some("wav")),
+            Err(AudioError::UnsupportedSampleRate { sample_rate: rate })
+        );
+    }
+}
+
+#[test]
 fn audio_over_the_limit_is_refused_from_its_header_before_decoding() {
     let seconds = fixtures::speech_seconds(Speech::English);
     let limits = Limits { max_seconds: 2.0 };

@@ -31,6 +31,15 @@ const FORMATS: &[Format] = &[
         priming: 0,
     },
     Format {
+        name: "8 kHz A-law WAV (a phone line)",
+        extension: "wav",
+        ffmpeg: &["-ar", "8000", "-c:a", "pcm_alaw"],
+        container: "wav",
+        rate: 8_000,
+        channels: 1,
+        priming: 0,
+    },
+    Format {
         name: "16 kHz WAV",
         extension: "wav",
         ffmpeg: &["-ar", "16000", "-ac", "1"],
