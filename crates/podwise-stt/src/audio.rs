@@ -1,7 +1,7 @@
 //! The audio front-end of transcription: an uploaded file becomes 16 kHz mono samples, and
 //! long audio is split into windows Whisper can take one at a time.
 //!
-//! [`decode`] reads WAV, MP3, FLAC, Ogg Vorbis and MP4/M4A (AAC) at any sample rate and
+//! [`decode()`] reads WAV, MP3, FLAC, Ogg Vorbis and MP4/M4A (AAC) at any sample rate and
 //! channel count, averages the channels and resamples to [`SAMPLE_RATE`]. It looks at the
 //! bytes to find the format; a file name or MIME type only helps. Uploads longer than
 //! [`Limits::max_seconds`] are refused as soon as that is known, from the header when it
@@ -33,12 +33,12 @@ pub const SAMPLE_RATE: u32 = 16_000;
 /// [`split_on_silence`].
 pub const WHISPER_WINDOW_SECONDS: f64 = 30.0;
 
-/// The lowest and highest source sample rates [`decode`] accepts, in hertz. Below 4 kHz
+/// The lowest and highest source sample rates [`decode()`] accepts, in hertz. Below 4 kHz
 /// speech is not intelligible; above 192 kHz no recording equipment writes, and the
 /// resampling filter would grow for nothing.
 pub const SOURCE_RATES: std::ops::RangeInclusive<u32> = 4_000..=192_000;
 
-/// The formats [`decode`] reads, as named in error messages.
+/// The formats [`decode()`] reads, as named in error messages.
 const ACCEPTED: &str = "WAV, MP3, FLAC, Ogg Vorbis or M4A (AAC)";
 
 /// Decoded audio, 16 kHz mono, samples in [-1, 1].
@@ -76,7 +76,7 @@ pub struct SourceInfo {
     pub damaged_packets: u64,
 }
 
-/// What [`decode`] accepts.
+/// What [`decode()`] accepts.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Limits {
     /// The longest audio accepted, in seconds.
@@ -120,8 +120,8 @@ pub enum AudioError {
     },
     /// The container is accepted but its audio is encoded with a codec that is not.
     #[error(
-        "the {container} file holds {codec} audio, which cannot be decoded here: \
-         convert it to {ACCEPTED}"
+        "the {} file holds {codec} audio, which cannot be decoded here: convert it to {ACCEPTED}",
+        display_name(.container)
     )]
     UnsupportedCodec {
         /// The container, as in [`SourceInfo::container`].
@@ -174,6 +174,19 @@ fn unrecognised_message(hint: Option<&str>, looks_like: Option<&str>) -> String 
         None => String::new(),
     };
     format!("{what}{sent_as}: send {ACCEPTED}")
+}
+
+/// How a [`SourceInfo::container`] is written in a sentence.
+fn display_name(container: &str) -> &str {
+    match container {
+        "wav" => "WAV",
+        "mp3" => "MP3",
+        "flac" => "FLAC",
+        "ogg" => "Ogg",
+        "mp4" => "MP4",
+        "aac" => "AAC",
+        other => other,
+    }
 }
 
 /// The mapping follows who can fix what. An empty body is a malformed request (400). A body

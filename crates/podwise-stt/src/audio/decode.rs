@@ -371,7 +371,7 @@ fn codec_name(id: AudioCodecId) -> &'static str {
 
 /// How a container that was recognised but could not be opened is reported.
 fn unreadable(container: &'static str, error: Error) -> AudioError {
-    let name = container.to_uppercase();
+    let name = super::display_name(container);
     match error {
         Error::Unsupported(what) if !what.contains("missing") => AudioError::UnsupportedCodec {
             container,
