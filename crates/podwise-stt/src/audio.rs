@@ -42,7 +42,7 @@ pub const SOURCE_RATES: std::ops::RangeInclusive<u32> = 4_000..=192_000;
 const ACCEPTED: &str = "WAV, MP3, FLAC, Ogg Vorbis or M4A (AAC)";
 
 /// Decoded audio, 16 kHz mono, samples in [-1, 1].
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub struct Audio {
     /// One sample per 1/16 000 s, from the first sound of the file to its last.
     pub samples: Vec<f32>,
@@ -54,6 +54,17 @@ impl Audio {
     /// How long the audio lasts, in seconds.
     pub fn duration_seconds(&self) -> f64 {
         seconds(self.samples.len())
+    }
+}
+
+/// The samples are counted, not listed: an hour of them would fill a log with 57 million
+/// numbers.
+impl fmt::Debug for Audio {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Audio")
+            .field("samples", &format_args!("[{} samples]", self.samples.len()))
+            .field("source", &self.source)
+            .finish()
     }
 }
 
@@ -236,6 +247,26 @@ impl fmt::Display for Clock {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn audio_in_a_log_shows_its_length_not_its_samples() {
+        let audio = Audio {
+            samples: vec![0.5; 48_000],
+            source: SourceInfo {
+                container: "wav",
+                codec: "pcm_s16le".to_owned(),
+                sample_rate: 16_000,
+                channels: 1,
+                duration_seconds: 3.0,
+                damaged_packets: 0,
+            },
+        };
+
+        let logged = format!("{audio:?}");
+
+        assert!(logged.contains("[48000 samples]"), "{logged}");
+        assert!(!logged.contains("0.5,"), "{logged}");
+    }
 
     #[test]
     fn durations_in_messages_read_like_a_clock() {

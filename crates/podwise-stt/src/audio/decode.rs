@@ -16,7 +16,7 @@ use std::io::Cursor;
 use std::panic::{self, AssertUnwindSafe};
 
 use symphonia::core::codecs::audio::{
-    AudioCodecId, AudioDecoder, AudioDecoderOptions, well_known as codec,
+    AudioCodecId, AudioCodecParameters, AudioDecoder, AudioDecoderOptions, well_known as codec,
 };
 use symphonia::core::errors::Error;
 use symphonia::core::formats::probe::Hint;
@@ -98,15 +98,17 @@ fn decode_probed(
     if let Some(rate) = params.sample_rate.filter(|r| !SOURCE_RATES.contains(r)) {
         return Err(AudioError::UnsupportedSampleRate { sample_rate: rate });
     }
-    let declared = declared_seconds(&track, container, codec, bytes.len());
-    if let Some(seconds) = declared.filter(|&seconds| seconds > limits.max_seconds) {
+    let declared = declared_seconds(&track, container);
+    let at_most = pcm_seconds_at_most(&params, codec, bytes.len());
+    let length = declared.map(|seconds| at_most.map_or(seconds, |most| seconds.min(most)));
+    if let Some(seconds) = length.filter(|&seconds| seconds > limits.max_seconds) {
         return Err(AudioError::TooLong {
             seconds,
             max_seconds: limits.max_seconds,
         });
     }
 
-    let mut sink = Sink::new(limits.max_seconds, params.sample_rate, declared);
+    let mut sink = Sink::new(limits.max_seconds, params.sample_rate, length);
     let tally = read_track(&mut *format, &track, &mut *decoder, &mut sink)?;
     if let Some(what) = tally.unsupported {
         return Err(unsupported(format!(
@@ -284,34 +286,38 @@ fn trim(samples: &mut Vec<f32>, presentation: Presentation) {
     }
 }
 
-/// The length the header gives, when it can be trusted: MP3 and ADTS readers estimate it
-/// from the bit rate, and PCM readers take it from a size field that a streaming writer
-/// fills with 0xFFFFFFFF, so for PCM it is capped by what the bytes can hold.
-fn declared_seconds(track: &Track, container: &str, codec: &str, byte_len: usize) -> Option<f64> {
+/// The length the header gives, when it can be trusted: the MP3 and ADTS readers estimate
+/// it from the bit rate, which a variable bit rate makes wrong. (Ogg's comes from its last
+/// page: right for the limit, but a file cut short looks whole by it.)
+fn declared_seconds(track: &Track, container: &str) -> Option<f64> {
     if matches!(container, "mp3" | "aac") {
         return None;
     }
     let params = track.codec_params.as_ref()?.audio()?;
     let rate = f64::from(params.sample_rate.filter(|&rate| rate > 0)?);
-    let frames = match (track.num_frames, track.duration, track.time_base) {
-        (Some(frames), _, _) => frames as f64,
+    match (track.num_frames, track.duration, track.time_base) {
+        (Some(frames), _, _) => Some(frames as f64 / rate),
         (None, Some(duration), Some(base)) => {
-            duration.get() as f64 * f64::from(base.numer.get()) / f64::from(base.denom.get()) * rate
+            Some(duration.get() as f64 * f64::from(base.numer.get()) / f64::from(base.denom.get()))
         }
-        _ => return None,
-    };
-    let frames = if codec.starts_with("pcm") {
-        let bits = params
-            .bits_per_coded_sample
-            .or(params.bits_per_sample)
-            .unwrap_or(8);
-        let channels = params.channels.as_ref().map_or(1, |c| c.count()).max(1);
-        let frame_bytes = (bits.div_ceil(8).max(1) as usize).saturating_mul(channels);
-        frames.min((byte_len / frame_bytes) as f64)
-    } else {
-        frames
-    };
-    Some(frames / rate)
+        _ => None,
+    }
+}
+
+/// How long PCM audio in `byte_len` bytes can last at most, whatever its header says: a
+/// header claiming hours over a few bytes is a cut or damaged file, not a long one.
+fn pcm_seconds_at_most(params: &AudioCodecParameters, codec: &str, byte_len: usize) -> Option<f64> {
+    if !codec.starts_with("pcm") {
+        return None;
+    }
+    let rate = f64::from(params.sample_rate.filter(|&rate| rate > 0)?);
+    let bits = params
+        .bits_per_coded_sample
+        .or(params.bits_per_sample)
+        .unwrap_or(8);
+    let channels = params.channels.as_ref().map_or(1, |c| c.count()).max(1);
+    let frame_bytes = (bits.div_ceil(8).max(1) as usize).saturating_mul(channels);
+    Some((byte_len / frame_bytes) as f64 / rate)
 }
 
 /// Seconds of a `duration` in the track's time base.
