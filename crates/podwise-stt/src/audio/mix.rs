@@ -30,8 +30,11 @@ pub(crate) struct Sink {
 impl Sink {
     /// A sink refusing more than `max_seconds`, with room for `declared` seconds.
     pub(crate) fn new(max_seconds: f64, header_rate: Option<u32>, declared: Option<f64>) -> Self {
-        // Saturating cast; the declared length is already known to be within the limit.
-        let capacity = declared.map_or(0, |s| (s * f64::from(SAMPLE_RATE)) as usize + 1);
+        // Up to ten minutes are set aside from the header's word; past that the buffer
+        // grows as audio actually arrives, so a small file with a lying header cannot
+        // reserve gigabytes. (Saturating cast.)
+        let seconds = declared.unwrap_or(0.0).min(600.0);
+        let capacity = (seconds * f64::from(SAMPLE_RATE)) as usize + 1;
         Self {
             max_seconds,
             out: Vec::with_capacity(capacity),
