@@ -34,8 +34,8 @@ pub const SAMPLE_RATE: u32 = 16_000;
 pub const WHISPER_WINDOW_SECONDS: f64 = 30.0;
 
 /// The lowest and highest source sample rates [`decode()`] accepts, in hertz. Below 4 kHz
-/// speech is not intelligible; above 192 kHz no recording equipment writes, and the
-/// resampling filter would grow for nothing.
+/// speech is not intelligible; above 192 kHz there is nothing more of it to hear, and the
+/// resampling filter would grow long for nothing.
 pub const SOURCE_RATES: std::ops::RangeInclusive<u32> = 4_000..=192_000;
 
 /// The formats [`decode()`] reads, as named in error messages.
