@@ -4,7 +4,9 @@
 #
 # The cluster adapters of the stores are tested against real servers on loopback, which
 # scripts/dev-services.sh installs and starts here and stops again at the end; a test
-# that needs one and cannot find it fails rather than skips.
+# that needs one and cannot find it fails rather than skips. The same goes for the audio
+# tests, which make real speech with espeak-ng and ffmpeg: scripts/install-test-tools.sh
+# installs them when they are missing.
 #
 # Parameters (environment):
 #   CARGO_TARGET_DIR   where cargo builds (./target); CI keeps one outside the clone
@@ -16,6 +18,7 @@ if ! command -v curl >/dev/null; then
     say "installing curl (the end-to-end test checks every port with it)"
     apt-get update -qq && apt-get install -y -qq curl >/dev/null
 fi
+"$PODWISE_ROOT/scripts/install-test-tools.sh"
 for component in rustfmt clippy; do
     if ! cargo "${component/rustfmt/fmt}" --version >/dev/null 2>&1; then
         say "installing the $component toolchain component"

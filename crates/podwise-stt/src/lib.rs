@@ -5,6 +5,7 @@
 //! of every Podwise service; its RPCs answer `UNIMPLEMENTED` until the engine behind them
 //! is built.
 
+pub mod audio;
 mod grpc;
 
 use anyhow::Context as _;

@@ -1,0 +1,10 @@
+//! Integration tests of the speech-to-text service, in one binary: the audio front-end on
+//! real speech in every accepted format, on broken uploads and split into windows, and
+//! the service itself.
+
+mod audio_errors;
+mod audio_formats;
+mod audio_robustness;
+mod audio_windows;
+mod fixtures;
+mod service;
