@@ -1,0 +1,392 @@
+//! Decoding one window: language detection, the start sequence, token-by-token decoding
+//! under the timestamp rules, Whisper's temperature fallback, and the cut into segments.
+//!
+//! The fallback follows Whisper's `transcribe`: decode greedily; if the text compresses
+//! too well (a loop) or the tokens are too unlikely, decode again sampling at 0.2, 0.4,
+//! ... 1.0, unless the window looks like silence. Sampling uses a seeded generator, so a
+//! window transcribes the same way every time for the same seed.
+
+use std::io::Write as _;
+
+use candle_core::{Device, Tensor};
+
+use super::decoder::Session;
+use super::rules;
+use super::tokens::{TIME_STEP, Vocabulary};
+use super::{DecodeError, DecodeOptions, Model, Segment, WindowTranscript};
+
+/// Temperatures tried in turn, as Whisper does.
+const TEMPERATURES: [f32; 6] = [0.0, 0.2, 0.4, 0.6, 0.8, 1.0];
+/// Text that zlib shrinks more than this is a repetition loop.
+const COMPRESSION_RATIO_LIMIT: f32 = 2.4;
+/// Mean log-probability per token below which a decode is retried.
+const LOGPROB_LIMIT: f32 = -1.0;
+/// Above this no-speech probability (with a low log-probability) a window is silence.
+const NO_SPEECH_LIMIT: f32 = 0.6;
+
+/// One decode of the window at one temperature.
+#[derive(Debug)]
+struct Attempt {
+    /// Sampled tokens, end of text excluded, with the log-probability of each.
+    tokens: Vec<u32>,
+    logprobs: Vec<f32>,
+    /// Sum of the log-probabilities, end of text included, over the tokens plus one.
+    avg_logprob: f32,
+    compression_ratio: f32,
+}
+
+impl Attempt {
+    fn needs_fallback(&self, no_speech_prob: f32) -> bool {
+        let unlikely = self.avg_logprob < LOGPROB_LIMIT;
+        let silent = no_speech_prob > NO_SPEECH_LIMIT && unlikely;
+        (self.compression_ratio > COMPRESSION_RATIO_LIMIT || unlikely) && !silent
+    }
+}
+
+/// A small seeded generator (SplitMix64): sampling needs reproducibility, not strength.
+#[derive(Debug)]
+struct Rng(u64);
+
+impl Rng {
+    fn uniform(&mut self) -> f64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+/// Transcribes one window of at most 30 s of 16 kHz mono audio.
+pub(crate) fn transcribe(
+    model: &Model,
+    samples: &[f32],
+    options: &DecodeOptions,
+) -> Result<WindowTranscript, DecodeError> {
+    let vocab = &model.vocab;
+    let mel = model.mel.compute(samples);
+    let mel = Tensor::from_vec(mel, (model.mel.n_mels(), super::mel::FRAMES), &Device::Cpu)?;
+    let audio = model.encoder.forward(&mel)?;
+    let mut session = model.decoder.start(&audio)?;
+
+    let (language, language_probability, language_token) = match &options.language {
+        _ if vocab.languages.is_empty() => ("en".to_owned(), 1.0, None),
+        Some(code) => {
+            let token = vocab
+                .language(code)
+                .ok_or_else(|| DecodeError::UnknownLanguage(code.clone()))?;
+            (code.to_ascii_lowercase(), 1.0, Some(token))
+        }
+        None => {
+            let (code, probability, token) = detect_language(model, &mut session)?;
+            (code, probability, Some(token))
+        }
+    };
+
+    let mut start = Vec::new();
+    if let Some(prompt) = options
+        .prompt
+        .as_deref()
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+    {
+        let text = vocab
+            .encode(&format!(" {prompt}"))
+            .map_err(DecodeError::Prompt)?;
+        let keep = model.decoder.text_ctx() / 2 - 1;
+        start.push(vocab.sot_prev);
+        start.extend_from_slice(&text[text.len().saturating_sub(keep)..]);
+    }
+    let sot_index = start.len();
+    start.push(vocab.sot);
+    start.extend(language_token);
+    start.extend(vocab.transcribe);
+
+    let mut rng = Rng(options.seed);
+    let mut chosen = None;
+    let mut no_speech_prob = 0.0;
+    for temperature in TEMPERATURES {
+        session.rewind();
+        let (attempt, no_speech) = decode(
+            model,
+            &mut session,
+            &start,
+            sot_index,
+            temperature,
+            &mut rng,
+        )?;
+        no_speech_prob = no_speech;
+        let retry = attempt.needs_fallback(no_speech);
+        chosen = Some(attempt);
+        if !retry {
+            break;
+        }
+    }
+    let attempt = chosen.ok_or_else(|| DecodeError::Model("no temperature was tried".into()))?;
+
+    let silent = no_speech_prob > NO_SPEECH_LIMIT && attempt.avg_logprob < LOGPROB_LIMIT;
+    let duration = samples.len() as f64 / super::mel::SAMPLE_RATE as f64;
+    let segments = if silent {
+        Vec::new()
+    } else {
+        segments(&attempt, vocab, duration, no_speech_prob)
+    };
+    Ok(WindowTranscript {
+        language,
+        language_probability,
+        no_speech_prob,
+        segments,
+    })
+}
+
+/// Runs the start-of-transcript token alone and reads the language tokens' probabilities.
+fn detect_language(
+    model: &Model,
+    session: &mut Session,
+) -> Result<(String, f32, u32), DecodeError> {
+    let vocab = &model.vocab;
+    let hidden = model.decoder.forward(&[vocab.sot], session)?;
+    let logits: Vec<f32> = model.decoder.logits(&hidden)?.squeeze(0)?.to_vec1()?;
+    let scores: Vec<f32> = vocab
+        .languages
+        .iter()
+        .map(|&(_, t)| logits[t as usize])
+        .collect();
+    let peak = scores.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let total: f32 = scores.iter().map(|s| (s - peak).exp()).sum();
+    let best = (0..scores.len())
+        .max_by(|&a, &b| scores[a].total_cmp(&scores[b]))
+        .ok_or_else(|| DecodeError::Model("the model lists no languages".into()))?;
+    let (code, token) = vocab.languages[best].clone();
+    Ok((code, (scores[best] - peak).exp() / total, token))
+}
+
+/// Decodes from `start` until end of text or the length limit, returning the attempt and
+/// the no-speech probability read at the start-of-transcript position.
+fn decode(
+    model: &Model,
+    session: &mut Session,
+    start: &[u32],
+    sot_index: usize,
+    temperature: f32,
+    rng: &mut Rng,
+) -> Result<(Attempt, f32), DecodeError> {
+    let vocab = &model.vocab;
+    let decoder = &model.decoder;
+    let hidden = decoder.forward(start, session)?;
+    let picks = Tensor::new(&[sot_index as u32, start.len() as u32 - 1], &Device::Cpu)?;
+    let first: Vec<Vec<f32>> = decoder
+        .logits(&hidden.index_select(&picks, 0)?)?
+        .to_vec2()?;
+    let no_speech_prob = rules::log_probability(&first[0], vocab.no_speech as usize).exp();
+    let mut logits = first.into_iter().nth(1).unwrap_or_default();
+
+    let limit = decoder.text_ctx() / 2;
+    let mut tokens = Vec::new();
+    let mut logprobs = Vec::new();
+    let mut sum = 0.0;
+    while tokens.len() < limit {
+        rules::apply(&mut logits, &tokens, vocab);
+        let token = if temperature == 0.0 {
+            argmax(&logits)
+        } else {
+            sample(&logits, temperature, rng)
+        };
+        let logprob = rules::log_probability(&logits, token);
+        sum += logprob;
+        if token == vocab.eot as usize || session.position() >= decoder.text_ctx() {
+            break;
+        }
+        tokens.push(token as u32);
+        logprobs.push(logprob);
+        let hidden = decoder.forward(&[token as u32], session)?;
+        logits = decoder.logits(&hidden)?.squeeze(0)?.to_vec1()?;
+    }
+    let text = vocab.decode(&tokens);
+    Ok((
+        Attempt {
+            avg_logprob: sum / (tokens.len() + 1) as f32,
+            compression_ratio: compression_ratio(&text),
+            tokens,
+            logprobs,
+        },
+        no_speech_prob,
+    ))
+}
+
+fn argmax(values: &[f32]) -> usize {
+    (0..values.len())
+        .max_by(|&a, &b| values[a].total_cmp(&values[b]))
+        .unwrap_or(0)
+}
+
+/// Draws a token from `softmax(logits / temperature)`.
+fn sample(logits: &[f32], temperature: f32, rng: &mut Rng) -> usize {
+    let peak = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let weights: Vec<f64> = logits
+        .iter()
+        .map(|&l| f64::from((l - peak) / temperature).exp())
+        .collect();
+    let mut target = rng.uniform() * weights.iter().sum::<f64>();
+    for (i, w) in weights.iter().enumerate() {
+        target -= w;
+        if target < 0.0 && *w > 0.0 {
+            return i;
+        }
+    }
+    argmax(logits)
+}
+
+/// Bytes of the text over bytes of its zlib stream, as Whisper measures repetition.
+fn compression_ratio(text: &str) -> f32 {
+    if text.is_empty() {
+        return 0.0;
+    }
+    let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+    let compressed = z
+        .write_all(text.as_bytes())
+        .and_then(|()| z.finish())
+        .map_or(text.len(), |c| c.len());
+    text.len() as f32 / compressed.max(1) as f32
+}
+
+/// A run of tokens between timestamps: start and end in seconds, and where it lies.
+#[derive(Debug, Clone, PartialEq)]
+struct Span {
+    start: f64,
+    end: f64,
+    tokens: std::ops::Range<usize>,
+}
+
+/// Cuts the tokens at their timestamps: each segment opens at a timestamp and closes at
+/// the next one after some text. Text after the last timestamp (the window ended
+/// mid-segment) runs to the end of the audio. Times are clamped to the audio.
+fn spans(tokens: &[u32], timestamp_begin: u32, duration: f64) -> Vec<Span> {
+    let time = |t: u32| (f64::from(t - timestamp_begin) * TIME_STEP).min(duration);
+    let mut out = Vec::new();
+    let mut opened: Option<(usize, f64)> = None;
+    let mut text_from: Option<usize> = None;
+    let mut last_end = 0.0;
+    for (i, &t) in tokens.iter().enumerate() {
+        match (t >= timestamp_begin, text_from) {
+            (true, Some(first)) => {
+                let (from, start) = opened.unwrap_or((first, last_end));
+                last_end = time(t).max(start);
+                out.push(Span {
+                    start,
+                    end: last_end,
+                    tokens: from..i + 1,
+                });
+                opened = None;
+                text_from = None;
+            }
+            (true, None) => opened = Some((i, time(t))),
+            (false, None) => text_from = Some(i),
+            (false, Some(_)) => {}
+        }
+    }
+    if let Some(first) = text_from {
+        let (from, start) = opened.unwrap_or((first, last_end));
+        out.push(Span {
+            start,
+            end: duration.max(start),
+            tokens: from..tokens.len(),
+        });
+    }
+    out
+}
+
+/// The attempt's segments with their text; spans that decode to nothing are dropped.
+fn segments(
+    attempt: &Attempt,
+    vocab: &Vocabulary,
+    duration: f64,
+    no_speech_prob: f32,
+) -> Vec<Segment> {
+    spans(&attempt.tokens, vocab.timestamp_begin, duration)
+        .into_iter()
+        .filter_map(|span| {
+            let tokens = attempt.tokens[span.tokens.clone()].to_vec();
+            let logprobs = &attempt.logprobs[span.tokens];
+            let text = vocab.decode(&tokens).trim().to_owned();
+            (!text.is_empty()).then(|| Segment {
+                start: span.start,
+                end: span.end,
+                text,
+                avg_logprob: logprobs.iter().sum::<f32>() / logprobs.len().max(1) as f32,
+                no_speech_prob,
+                tokens,
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn attempt(tokens: Vec<u32>) -> Attempt {
+        Attempt {
+            logprobs: vec![-0.5; tokens.len()],
+            tokens,
+            avg_logprob: -0.5,
+            compression_ratio: 1.0,
+        }
+    }
+
+    #[test]
+    fn a_repetition_loop_compresses_far_better_than_speech() {
+        let looped = "and then and then and then and then and then and then and then";
+        assert!(compression_ratio(looped) > COMPRESSION_RATIO_LIMIT);
+        let speech = "The quick brown fox jumps over the lazy dog.";
+        assert!(compression_ratio(speech) < COMPRESSION_RATIO_LIMIT);
+    }
+
+    #[test]
+    fn unlikely_text_is_retried_unless_the_window_is_silence() {
+        let mut a = attempt(vec![1, 2]);
+        a.avg_logprob = -1.5;
+        assert!(a.needs_fallback(0.1));
+        assert!(!a.needs_fallback(0.9), "silence is accepted as it is");
+        a.avg_logprob = -0.2;
+        a.compression_ratio = 3.0;
+        assert!(
+            a.needs_fallback(0.9),
+            "a loop is retried even if it looks silent"
+        );
+    }
+
+    #[test]
+    fn the_same_seed_samples_the_same_tokens() {
+        let logits: Vec<f32> = (0..50).map(|i| (i % 7) as f32).collect();
+        let draw = |seed| {
+            let mut rng = Rng(seed);
+            (0..20)
+                .map(|_| sample(&logits, 1.0, &mut rng))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(draw(7), draw(7));
+        assert_ne!(draw(7), draw(8));
+    }
+
+    #[test]
+    fn timestamp_pairs_delimit_segments_and_trailing_text_runs_to_the_end() {
+        let t = |steps: u32| 1000 + steps;
+        let tokens = [t(0), 5, 6, t(100), t(100), 7, t(200), t(210), 8];
+        let spans = spans(&tokens, 1000, 6.0);
+        let expected = [(0.0, 2.0, 0..4), (2.0, 4.0, 4..7), (4.2, 6.0, 7..9)];
+        assert_eq!(spans.len(), expected.len(), "{spans:?}");
+        for (span, (start, end, range)) in spans.iter().zip(expected) {
+            assert!((span.start - start).abs() < 1e-9 && (span.end - end).abs() < 1e-9);
+            assert_eq!(span.tokens, range);
+        }
+    }
+
+    #[test]
+    fn times_past_the_audio_are_clamped_to_its_end() {
+        let tokens = [1000, 5, 1000 + 1400];
+        let spans = spans(&tokens, 1000, 3.5);
+        assert_eq!(spans.len(), 1);
+        assert!((spans[0].end - 3.5).abs() < 1e-9, "{spans:?}");
+    }
+}

@@ -1,0 +1,3 @@
+//! Every integration test of the stt service, in one binary.
+
+mod service;
