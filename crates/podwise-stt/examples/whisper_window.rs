@@ -1,6 +1,6 @@
 //! Transcribes one WAV file (16 kHz mono 16-bit PCM, at most 30 s) and prints the segments
 //! and the time taken: `cargo run --release -p podwise-stt --example whisper_window --
-//! MODEL_DIR FILE.wav [THREADS] [RUNS]`.
+//! MODEL_DIR FILE.wav [THREADS] [RUNS]`, with `WHISPER_LANGUAGE=zh` to force a language.
 
 use std::path::Path;
 use std::time::Instant;
@@ -18,9 +18,14 @@ fn main() -> anyhow::Result<()> {
     let mut whisper = Whisper::load(Path::new(model_dir), threads)?;
     eprintln!("loaded {} in {:?}", whisper.name(), started.elapsed());
     let samples = pcm16(&std::fs::read(wav)?)?;
+    let options = DecodeOptions {
+        language: std::env::var("WHISPER_LANGUAGE").ok(),
+        prompt: std::env::var("WHISPER_PROMPT").ok(),
+        ..DecodeOptions::default()
+    };
     for _ in 0..runs {
         let started = Instant::now();
-        let transcript = whisper.transcribe_window(&samples, &DecodeOptions::default())?;
+        let transcript = whisper.transcribe_window(&samples, &options)?;
         let tokens: usize = transcript.segments.iter().map(|s| s.tokens.len()).sum();
         eprintln!("window in {:?}, {tokens} tokens", started.elapsed());
         println!(

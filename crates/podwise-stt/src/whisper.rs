@@ -15,6 +15,7 @@ mod decode;
 mod decoder;
 mod dims;
 mod encoder;
+mod kernels;
 mod layers;
 mod mel;
 mod rules;

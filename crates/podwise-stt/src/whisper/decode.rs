@@ -7,6 +7,7 @@
 //! window transcribes the same way every time for the same seed.
 
 use std::io::Write as _;
+use std::time::Instant;
 
 use candle_core::{Device, Tensor};
 
@@ -38,7 +39,7 @@ struct Attempt {
 impl Attempt {
     fn needs_fallback(&self, no_speech_prob: f32) -> bool {
         let unlikely = self.avg_logprob < LOGPROB_LIMIT;
-        let silent = no_speech_prob > NO_SPEECH_LIMIT && unlikely;
+    let silent = no_speech_prob > NO_SPEECH_LIMIT && unlikely;
         (self.compression_ratio > COMPRESSION_RATIO_LIMIT || unlikely) && !silent
     }
 }
@@ -64,10 +65,12 @@ pub(crate) fn transcribe(
     options: &DecodeOptions,
 ) -> Result<WindowTranscript, DecodeError> {
     let vocab = &model.vocab;
+    let started = Instant::now();
     let mel = model.mel.compute(samples);
     let mel = Tensor::from_vec(mel, (model.mel.n_mels(), super::mel::FRAMES), &Device::Cpu)?;
     let audio = model.encoder.forward(&mel)?;
     let mut session = model.decoder.start(&audio)?;
+    let encoded = started.elapsed();
 
     let (language, language_probability, language_token) = match &options.language {
         _ if vocab.languages.is_empty() => ("en".to_owned(), 1.0, None),
@@ -105,7 +108,9 @@ pub(crate) fn transcribe(
     let mut rng = Rng(options.seed);
     let mut chosen = None;
     let mut no_speech_prob = 0.0;
+    let mut temperatures_tried = 0;
     for temperature in TEMPERATURES {
+        temperatures_tried += 1;
         session.rewind();
         let (attempt, no_speech) = decode(
             model,
@@ -124,6 +129,13 @@ pub(crate) fn transcribe(
     }
     let attempt = chosen.ok_or_else(|| DecodeError::Model("no temperature was tried".into()))?;
 
+    tracing::debug!(
+        encode_ms = encoded.as_millis() as u64,
+        decode_ms = (started.elapsed() - encoded).as_millis() as u64,
+        tokens = attempt.tokens.len(),
+        temperatures_tried,
+        "Whisper window decoded"
+    );
     let silent = no_speech_prob > NO_SPEECH_LIMIT && attempt.avg_logprob < LOGPROB_LIMIT;
     let duration = samples.len() as f64 / super::mel::SAMPLE_RATE as f64;
     let segments = if silent {
@@ -336,8 +348,8 @@ mod tests {
 
     #[test]
     fn a_repetition_loop_compresses_far_better_than_speech() {
-        let looped = "and then and then and then and then and then and then and then";
-        assert!(compression_ratio(looped) > COMPRESSION_RATIO_LIMIT);
+        let looped = "and then ".repeat(16);
+        assert!(compression_ratio(&looped) > COMPRESSION_RATIO_LIMIT);
         let speech = "The quick brown fox jumps over the lazy dog.";
         assert!(compression_ratio(speech) < COMPRESSION_RATIO_LIMIT);
     }
@@ -390,3 +402,4 @@ mod tests {
         assert!((spans[0].end - 3.5).abs() < 1e-9, "{spans:?}");
     }
 }
+

@@ -11,6 +11,7 @@ use candle_nn::kv_cache::KvCache;
 
 use super::ct2::Ct2Error;
 use super::dims::Dims;
+use super::kernels;
 use super::layers::{LayerNorm, Linear, Precision, Weights};
 
 #[derive(Debug)]
@@ -219,14 +220,15 @@ impl Decoder {
         let scores = q.matmul(cross_k_t)?;
         let x = (&x + b.cross_out.forward(&attend(&scores, cross_v, n, d)?)?)?;
 
-        let hidden = b.up.forward(&b.mlp_norm.forward(&x)?)?.gelu_erf()?;
+        let hidden = b.up.forward_gelu(&b.mlp_norm.forward(&x)?)?;
         x + b.down.forward(&hidden)?
     }
 }
 
 /// Softmax over the keys, then the weighted values merged back to `[n, d]`.
 fn attend(scores: &Tensor, values: &Tensor, n: usize, d: usize) -> Result<Tensor> {
-    let weights = candle_nn::ops::softmax_last_dim(scores)?;
+    let weights = scores.contiguous()?;
+    kernels::softmax_in_place(&weights)?;
     weights.matmul(values)?.transpose(0, 1)?.reshape((n, d))
 }
 

@@ -8,6 +8,7 @@ use candle_core::{Result, Tensor};
 
 use super::ct2::Ct2Error;
 use super::dims::Dims;
+use super::kernels;
 use super::layers::{LayerNorm, Linear, Precision, Weights};
 
 #[derive(Debug)]
@@ -84,12 +85,12 @@ impl Encoder {
         let x = mel.unsqueeze(0)?;
         let x = x
             .conv1d(&self.conv1.0, 1, 1, 1, 1)?
-            .broadcast_add(&self.conv1.1)?
-            .gelu_erf()?;
+            .broadcast_add(&self.conv1.1)?;
+        kernels::gelu_in_place(&x)?;
         let x = x
             .conv1d(&self.conv2.0, 1, 2, 1, 1)?
-            .broadcast_add(&self.conv2.1)?
-            .gelu_erf()?;
+            .broadcast_add(&self.conv2.1)?;
+        kernels::gelu_in_place(&x)?;
         let mut x = (x.squeeze(0)?.t()? + &self.positions)?;
         for block in &self.blocks {
             x = self.block(block, &x)?;
@@ -106,11 +107,12 @@ impl Encoder {
         let q = heads(0)?.transpose(0, 1)?.contiguous()?;
         let k_t = heads(1)?.permute((1, 2, 0))?.contiguous()?;
         let v = heads(2)?.transpose(0, 1)?.contiguous()?;
-        let weights = candle_nn::ops::softmax_last_dim(&q.matmul(&k_t)?)?;
+        let weights = q.matmul(&k_t)?;
+        kernels::softmax_in_place(&weights)?;
         let mixed = weights.matmul(&v)?.transpose(0, 1)?.reshape((frames, d))?;
         let x = (x + b.out.forward(&mixed)?)?;
 
-        let hidden = b.up.forward(&b.mlp_norm.forward(&x)?)?.gelu_erf()?;
+        let hidden = b.up.forward_gelu(&b.mlp_norm.forward(&x)?)?;
         x + b.down.forward(&hidden)?
     }
 }

@@ -10,6 +10,7 @@ use candle_core::quantized::{GgmlDType, QMatMul, QTensor};
 use candle_core::{Module as _, Result, Tensor};
 
 use super::ct2::{Ct2Error, Ct2Model};
+use super::kernels;
 
 /// How a linear layer keeps its weights.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,6 +33,8 @@ enum Weight {
 pub(crate) struct Linear {
     weight: Weight,
     bias: Option<Tensor>,
+    /// The bias again as plain values, for the fused bias-and-GELU kernel.
+    bias_values: Vec<f32>,
 }
 
 impl Linear {
@@ -44,7 +47,25 @@ impl Linear {
                 GgmlDType::Q8_0,
             )?)?),
         };
-        Ok(Self { weight, bias })
+        let bias_values = match &bias {
+            Some(b) => b.to_vec1()?,
+            None => vec![0.0; weight_outputs(&weight)?],
+        };
+        Ok(Self {
+            weight,
+            bias,
+            bias_values,
+        })
+    }
+
+    /// `gelu(x W^T + b)`, the bias and activation applied in one pass over the output.
+    pub(crate) fn forward_gelu(&self, x: &Tensor) -> Result<Tensor> {
+        let y = match &self.weight {
+            Weight::Dense(w) => x.matmul(w)?,
+            Weight::Quantized(w) => w.forward(x)?,
+        };
+        kernels::bias_gelu(&y, &self.bias_values)?;
+        Ok(y)
     }
 
     pub(crate) fn forward(&self, x: &Tensor) -> Result<Tensor> {
@@ -56,6 +77,14 @@ impl Linear {
             Some(b) => y.broadcast_add(b),
             None => Ok(y),
         }
+    }
+}
+
+fn weight_outputs(weight: &Weight) -> Result<usize> {
+    match weight {
+        Weight::Dense(w) => w.dim(1),
+        Weight::Quantized(QMatMul::QTensor(q)) => Ok(q.shape().dims()[0]),
+        Weight::Quantized(_) => candle_core::bail!("a quantized weight that is not quantized"),
     }
 }
 

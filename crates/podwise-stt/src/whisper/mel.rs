@@ -355,11 +355,12 @@ mod tests {
                 spectrogram[a * FRAMES + frame].total_cmp(&spectrogram[b * FRAMES + frame])
             })
             .expect("80 bands");
-        // 1 kHz is mel 15, the 15/(top/81) band: band 28 or 29 of 80 on Slaney's scale.
-        assert!((27..=29).contains(&loudest), "loudest band {loudest}");
+        // 1 kHz is mel 15 of 45.25 on Slaney's scale; band m is centred on mel
+        // 45.25 * (m + 1) / 81, so band 26 (centred on 1006 Hz).
+        assert_eq!(loudest, 26);
         // Past the tone (after 1 s) the spectrogram sits on its floor of (peak - 8 + 4) / 4.
         let peak = spectrogram.iter().copied().fold(f32::MIN, f32::max);
-        let late = spectrogram[28 * FRAMES + 2000];
+        let late = spectrogram[26 * FRAMES + 2000];
         assert!(
             (late - (peak - 2.0)).abs() < 1e-5,
             "late {late}, peak {peak}"

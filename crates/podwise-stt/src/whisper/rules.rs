@@ -80,8 +80,22 @@ mod tests {
 
     const TEXT: u32 = 100;
 
+    /// Text tokens far likelier than any one timestamp, and than all 1501 together, so
+    /// only the rules under test ban anything.
     fn flat(vocab: &Vocabulary) -> Vec<f32> {
-        vec![0.0; vocab.timestamp_begin as usize + 1501]
+        let begin = vocab.timestamp_begin as usize;
+        (0..begin + 1501)
+            .map(|t| if t < begin { 10.0 } else { 0.0 })
+            .collect()
+    }
+
+    #[test]
+    fn timestamps_win_when_together_they_outweigh_every_text_token() {
+        let vocab = vocabulary();
+        let mut logits = vec![0.0; vocab.timestamp_begin as usize + 1501];
+        apply(&mut logits, &[vocab.timestamp_begin, TEXT], &vocab);
+        let ok = allowed(&logits);
+        assert!(!ok(TEXT) && !ok(vocab.eot) && ok(vocab.timestamp_begin + 1));
     }
 
     fn allowed(logits: &[f32]) -> impl Fn(u32) -> bool + '_ {

@@ -1,3 +1,5 @@
 //! Every integration test of the stt service, in one binary.
 
 mod service;
+mod speech;
+mod whisper;
