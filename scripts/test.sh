@@ -35,6 +35,9 @@ cargo build --workspace --bins
 say "fetching the models the services load (kept between runs)"
 "$PODWISE_ROOT/scripts/fetch-models.sh"
 
+say "installing the programs the speech-to-text tests make their audio with"
+"$PODWISE_ROOT/scripts/install-test-tools.sh"
+
 say "starting the real store servers the cluster adapters are tested against"
 results=$(mktemp)
 trap 'rm -f "$results"; "$PODWISE_ROOT/scripts/dev-services.sh" stop' EXIT

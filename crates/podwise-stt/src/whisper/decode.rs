@@ -39,7 +39,7 @@ struct Attempt {
 impl Attempt {
     fn needs_fallback(&self, no_speech_prob: f32) -> bool {
         let unlikely = self.avg_logprob < LOGPROB_LIMIT;
-    let silent = no_speech_prob > NO_SPEECH_LIMIT && unlikely;
+        let silent = no_speech_prob > NO_SPEECH_LIMIT && unlikely;
         (self.compression_ratio > COMPRESSION_RATIO_LIMIT || unlikely) && !silent
     }
 }
@@ -402,4 +402,3 @@ mod tests {
         assert!((spans[0].end - 3.5).abs() < 1e-9, "{spans:?}");
     }
 }
-

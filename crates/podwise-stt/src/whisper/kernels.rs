@@ -152,7 +152,10 @@ fn exp(x: f32) -> f32 {
     let p = p * r + 0.5;
     let p = p * r + 1.0;
     let p = p * r + 1.0;
-    let exponent = shifted.to_bits().wrapping_sub(ROUND.to_bits()).wrapping_add(127);
+    let exponent = shifted
+        .to_bits()
+        .wrapping_sub(ROUND.to_bits())
+        .wrapping_add(127);
     p * f32::from_bits(exponent << 23)
 }
 
@@ -169,9 +172,9 @@ fn erf(x: f32) -> f32 {
     let p = 0.000_043_063_8f32;
     let p = p * a + 0.000_276_567_2;
     let p = p * a + 0.000_152_014_3;
-    let p = p * a + 0.009_270_527_2;
-    let p = p * a + 0.042_282_012_3;
-    let p = p * a + 0.070_523_078_4;
+    let p = p * a + 0.009_270_527;
+    let p = p * a + 0.042_282_01;
+    let p = p * a + 0.070_523_08;
     let p = p * a + 1.0;
     let p2 = p * p;
     let p4 = p2 * p2;
@@ -197,7 +200,10 @@ mod tests {
         let exact: Vec<f32> = t.gelu_erf().and_then(|g| g.to_vec1()).expect("gelu");
         for (x, want) in xs.iter().zip(exact) {
             let got = gelu(*x);
-            assert!((got - want).abs() < 2e-6 * (1.0 + x.abs()), "gelu({x}) = {got}, not {want}");
+            assert!(
+                (got - want).abs() < 2e-6 * (1.0 + x.abs()),
+                "gelu({x}) = {got}, not {want}"
+            );
         }
     }
 
@@ -205,13 +211,18 @@ mod tests {
     fn exp_matches_the_standard_library_over_attention_scores() {
         for x in grid().into_iter().map(|x| x * 10.0).filter(|&x| x <= 0.0) {
             let (got, want) = (exp(x), x.exp());
-            assert!((got - want).abs() <= 1e-6 * want + 1e-37, "exp({x}) = {got}, not {want}");
+            assert!(
+                (got - want).abs() <= 1e-6 * want + 1e-37,
+                "exp({x}) = {got}, not {want}"
+            );
         }
     }
 
     #[test]
     fn softmax_rows_sum_to_one_and_match_candle() {
-        let values: Vec<f32> = (0..3 * 37).map(|i| ((i * 13) % 17) as f32 * 0.7 - 4.0).collect();
+        let values: Vec<f32> = (0..3 * 37)
+            .map(|i| ((i * 13) % 17) as f32 * 0.7 - 4.0)
+            .collect();
         let t = Tensor::from_vec(values, (3, 37), &Device::Cpu).expect("a tensor");
         let want: Vec<Vec<f32>> = candle_nn::ops::softmax_last_dim(&t)
             .and_then(|s| s.to_vec2())

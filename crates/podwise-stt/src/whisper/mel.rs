@@ -80,7 +80,7 @@ impl Fft {
             out[0] = input[0];
             return;
         }
-        let radix = (2..=MAX_RADIX).find(|r| n % r == 0).unwrap_or(n);
+        let radix = (2..=MAX_RADIX).find(|&r| n.is_multiple_of(r)).unwrap_or(n);
         let m = n / radix;
         for r in 0..radix {
             self.step(

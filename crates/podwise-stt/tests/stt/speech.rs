@@ -1,5 +1,5 @@
-//! Speech made at test time with espeak-ng, as 16 kHz mono samples, and the error rates
-//! transcripts are judged by.
+//! Speech made at test time with espeak-ng (and converted by ffmpeg), as 16 kHz mono
+//! samples, and the error rates transcripts are judged by.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -16,38 +16,59 @@ pub fn model_dir() -> PathBuf {
     )
 }
 
-/// `text` spoken by espeak-ng's `voice`, resampled to 16 kHz mono in -1..1.
+/// `text` spoken by espeak-ng's `voice` (22,050 Hz), converted by ffmpeg to 16 kHz mono
+/// samples in -1..1, as the service's audio front-end would hand them over.
 ///
 /// # Panics
-/// When espeak-ng is missing or fails: the test needs real speech and must not pass
-/// without it.
+/// When espeak-ng or ffmpeg is missing or fails: the test needs real speech and must not
+/// pass without it.
 pub fn speak(voice: &str, text: &str) -> Vec<f32> {
     let dir = tempfile::tempdir().expect("a temporary directory");
-    let wav = dir.path().join("speech.wav");
-    let status = Command::new("espeak-ng")
+    let spoken = dir.path().join("spoken.wav");
+    let converted = dir.path().join("16k.wav");
+    run(Command::new("espeak-ng")
         .args(["-v", voice, "-w"])
-        .arg(&wav)
-        .arg(text)
-        .status()
-        .unwrap_or_else(|e| panic!("cannot run espeak-ng ({e}); {INSTALL_HINT}"));
-    assert!(status.success(), "espeak-ng failed ({status}); {INSTALL_HINT}");
-    let bytes = std::fs::read(&wav).expect("espeak-ng wrote its WAV file");
+        .arg(&spoken)
+        .arg(text));
+    run(Command::new("ffmpeg")
+        .args(["-loglevel", "error", "-y", "-i"])
+        .arg(&spoken)
+        .args(["-ar", "16000", "-ac", "1", "-c:a", "pcm_s16le"])
+        .arg(&converted));
+    let bytes = std::fs::read(&converted).expect("ffmpeg wrote its WAV file");
     let (rate, samples) = pcm16_mono(&bytes);
-    resample(&samples, rate, 16_000)
+    assert_eq!(rate, 16_000, "ffmpeg resampled to 16 kHz");
+    samples
+}
+
+fn run(command: &mut Command) {
+    let program = command.get_program().to_string_lossy().into_owned();
+    let status = command
+        .status()
+        .unwrap_or_else(|e| panic!("cannot run {program} ({e}); {INSTALL_HINT}"));
+    assert!(
+        status.success(),
+        "{program} failed ({status}); {INSTALL_HINT}"
+    );
 }
 
 /// The sample rate and samples of a 16-bit mono PCM WAV file.
 fn pcm16_mono(bytes: &[u8]) -> (u32, Vec<f32>) {
     assert!(bytes.len() > 44 && &bytes[..4] == b"RIFF", "not a WAV file");
     let u16_at = |at: usize| u16::from_le_bytes([bytes[at], bytes[at + 1]]);
-    let u32_at = |at: usize| u32::from_le_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]]);
+    let u32_at =
+        |at: usize| u32::from_le_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]]);
     let mut at = 12;
     let (mut rate, mut data) = (0, None);
     while at + 8 <= bytes.len() {
         let (id, len) = (&bytes[at..at + 4], u32_at(at + 4) as usize);
         let body = at + 8;
         if id == b"fmt " {
-            assert_eq!((u16_at(body), u16_at(body + 2)), (1, 1), "PCM mono expected");
+            assert_eq!(
+                (u16_at(body), u16_at(body + 2)),
+                (1, 1),
+                "PCM mono expected"
+            );
             assert_eq!(u16_at(body + 14), 16, "16-bit samples expected");
             rate = u32_at(body + 4);
         } else if id == b"data" {
@@ -63,25 +84,6 @@ fn pcm16_mono(bytes: &[u8]) -> (u32, Vec<f32>) {
         .map(|c| f32::from(i16::from_le_bytes([c[0], c[1]])) / 32_768.0)
         .collect();
     (rate, samples)
-}
-
-/// Linear interpolation from `from` Hz to `to` Hz: plenty for speech that is judged by
-/// its words (espeak-ng has little energy above 8 kHz to alias).
-pub fn resample(samples: &[f32], from: u32, to: u32) -> Vec<f32> {
-    if from == to || samples.is_empty() {
-        return samples.to_vec();
-    }
-    let len = (samples.len() as u64 * u64::from(to) / u64::from(from)) as usize;
-    let step = f64::from(from) / f64::from(to);
-    (0..len)
-        .map(|i| {
-            let at = i as f64 * step;
-            let left = at.floor() as usize;
-            let right = (left + 1).min(samples.len() - 1);
-            let frac = (at - left as f64) as f32;
-            samples[left] * (1.0 - frac) + samples[right] * frac
-        })
-        .collect()
 }
 
 /// Edits (substitutions, insertions, deletions) turning `hypothesis` into `reference`.
@@ -127,10 +129,4 @@ fn error_rates_count_substitutions_insertions_and_deletions() {
     assert_eq!(word_error_rate("the cat sat down", "a cat sat"), 0.5);
     assert_eq!(word_error_rate("the cat", "the black cat"), 0.5);
     assert_eq!(character_error_rate("我喜欢你。", "我喜欢他"), 0.25);
-}
-
-#[test]
-fn resampling_keeps_the_duration() {
-    let second: Vec<f32> = (0..22_050).map(|i| (i as f32 * 0.01).sin()).collect();
-    assert_eq!(resample(&second, 22_050, 16_000).len(), 16_000);
 }
