@@ -1,6 +1,7 @@
 //! Transcribes one WAV file (16 kHz mono 16-bit PCM, at most 30 s) and prints the segments
 //! and the time taken: `cargo run --release -p podwise-stt --example whisper_window --
-//! MODEL_DIR FILE.wav [THREADS] [RUNS]`, with `WHISPER_LANGUAGE=zh` to force a language.
+//! MODEL_DIR FILE.wav [THREADS] [RUNS]`; `WHISPER_LANGUAGE=zh` forces a language,
+//! `WHISPER_PROMPT=...` gives a prompt, `WHISPER_WORDS=1` times the words too.
 
 use std::path::Path;
 use std::time::Instant;
@@ -8,6 +9,10 @@ use std::time::Instant;
 use podwise_stt::whisper::{DecodeOptions, Whisper};
 
 fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter("podwise_stt=debug")
+        .with_writer(std::io::stderr)
+        .init();
     let args: Vec<String> = std::env::args().collect();
     let [_, model_dir, wav, rest @ ..] = args.as_slice() else {
         anyhow::bail!("usage: whisper_window MODEL_DIR FILE.wav [THREADS] [RUNS]");
@@ -21,6 +26,7 @@ fn main() -> anyhow::Result<()> {
     let options = DecodeOptions {
         language: std::env::var("WHISPER_LANGUAGE").ok(),
         prompt: std::env::var("WHISPER_PROMPT").ok(),
+        word_timestamps: std::env::var_os("WHISPER_WORDS").is_some(),
         ..DecodeOptions::default()
     };
     for _ in 0..runs {
@@ -37,6 +43,12 @@ fn main() -> anyhow::Result<()> {
                 "[{:6.2} -> {:6.2}] {:.2} {}",
                 s.start, s.end, s.avg_logprob, s.text
             );
+            for w in &s.words {
+                println!(
+                    "    {:6.2} -> {:6.2} {:.2} {}",
+                    w.start, w.end, w.probability, w.text
+                );
+            }
         }
     }
     Ok(())

@@ -7,9 +7,10 @@
 //! since it reads them once per token. Splitting long audio into windows, and carrying
 //! one window's text into the next as its prompt, is the caller's business.
 //!
-//! Word-level timestamps are not implemented: asking for them is an error, not a silent
-//! no-op.
+//! Word-level timestamps, when asked for, come from the cross-attention of the model's
+//! alignment heads (see `alignment`), as Whisper's own `word_timestamps` does.
 
+mod alignment;
 mod ct2;
 mod decode;
 mod decoder;
@@ -97,9 +98,10 @@ pub enum DecodeError {
     /// The prompt could not be tokenized.
     #[error("{0}")]
     Prompt(String),
-    /// Word-level timestamps were requested; this build does not compute them.
-    #[error("word-level timestamps are not implemented")]
-    WordTimestampsUnsupported,
+    /// Word-level timestamps were requested from a model whose `config.json` names no
+    /// alignment heads.
+    #[error("the model's config.json names no alignment heads, so words cannot be timed")]
+    NoAlignmentHeads,
     /// The computation itself failed (a bug or an exhausted resource, not bad input).
     #[error("the Whisper model failed: {0}")]
     Model(String),
@@ -119,7 +121,7 @@ pub struct DecodeOptions {
     /// Text that came before this window (usually the previous window's), which steers
     /// spelling and style; only its last 223 tokens are used.
     pub prompt: Option<String>,
-    /// Word-level timestamps: not implemented, see [`DecodeError::WordTimestampsUnsupported`].
+    /// Whether to time each word too (one more decoder pass over the window's text).
     pub word_timestamps: bool,
     /// Seed of the sampler used when greedy decoding falls back to sampling.
     pub seed: u64,
@@ -155,6 +157,21 @@ pub struct Segment {
     pub no_speech_prob: f32,
     /// The token ids, timestamp tokens included.
     pub tokens: Vec<u32>,
+    /// The words with their times, when [`DecodeOptions::word_timestamps`] asked for them.
+    pub words: Vec<Word>,
+}
+
+/// One word of a segment, timed from the decoder's cross-attention.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Word {
+    /// Seconds from the start of the window, within the segment's times.
+    pub start: f64,
+    /// Seconds from the start of the window; never before `start`.
+    pub end: f64,
+    /// The word with its leading space and attached punctuation, as decoded.
+    pub text: String,
+    /// Mean probability of the word's tokens when they were decoded.
+    pub probability: f32,
 }
 
 /// The pieces of a loaded model, shared by the decoding steps.
@@ -164,6 +181,8 @@ struct Model {
     encoder: Encoder,
     decoder: Decoder,
     vocab: Vocabulary,
+    /// (decoder layer, head) pairs whose cross-attention tracks time.
+    alignment_heads: Vec<[usize; 2]>,
 }
 
 /// A loaded Whisper model with its own compute threads; one per worker.
@@ -231,6 +250,14 @@ impl Whisper {
         drop(bytes);
 
         let config = tokens::read_config(&config_path).map_err(|e| invalid(&config_path, e))?;
+        if let Some([layer, head]) = config
+            .alignment_heads
+            .iter()
+            .find(|&&[l, h]| l >= dims.decoder_layers || h >= dims.heads)
+        {
+            let reason = format!("alignment head {head} of layer {layer} is not in the model");
+            return Err(invalid(&config_path, reason));
+        }
         let tokenizer = tokenizers::Tokenizer::from_file(&tokenizer_path)
             .map_err(|e| invalid(&tokenizer_path, e.to_string()))?;
         // Whisper's own rule: the multilingual vocabulary is the larger one.
@@ -252,6 +279,7 @@ impl Whisper {
                 encoder,
                 decoder,
                 vocab,
+                alignment_heads: config.alignment_heads,
             },
             pool,
         })
@@ -274,7 +302,7 @@ impl Whisper {
     /// # Errors
     /// [`DecodeError::TooLong`] past 30 s, [`DecodeError::NotFinite`] for a NaN sample,
     /// [`DecodeError::UnknownLanguage`] for a language the model lacks,
-    /// [`DecodeError::WordTimestampsUnsupported`] when word timestamps are asked for.
+    /// [`DecodeError::NoAlignmentHeads`] for word timestamps from a model without them.
     pub fn transcribe_window(
         &mut self,
         samples: &[f32],
@@ -288,8 +316,8 @@ impl Whisper {
         if let Some(index) = samples.iter().position(|s| !s.is_finite()) {
             return Err(DecodeError::NotFinite { index });
         }
-        if options.word_timestamps {
-            return Err(DecodeError::WordTimestampsUnsupported);
+        if options.word_timestamps && self.model.alignment_heads.is_empty() {
+            return Err(DecodeError::NoAlignmentHeads);
         }
         if let Some(code) = &options.language
             && !self.multilingual

@@ -11,10 +11,11 @@ use std::time::Instant;
 
 use candle_core::{Device, Tensor};
 
+use super::alignment;
 use super::decoder::Session;
 use super::rules;
 use super::tokens::{TIME_STEP, Vocabulary};
-use super::{DecodeError, DecodeOptions, Model, Segment, WindowTranscript};
+use super::{DecodeError, DecodeOptions, Model, Segment, WindowTranscript, Word};
 
 /// Temperatures tried in turn, as Whisper does.
 const TEMPERATURES: [f32; 6] = [0.0, 0.2, 0.4, 0.6, 0.8, 1.0];
@@ -138,11 +139,23 @@ pub(crate) fn transcribe(
     );
     let silent = no_speech_prob > NO_SPEECH_LIMIT && attempt.avg_logprob < LOGPROB_LIMIT;
     let duration = samples.len() as f64 / super::mel::SAMPLE_RATE as f64;
-    let segments = if silent {
+    let mut drafts = if silent {
         Vec::new()
     } else {
         segments(&attempt, vocab, duration, no_speech_prob)
     };
+    if options.word_timestamps && !drafts.is_empty() {
+        let start = &start[sot_index..];
+        time_words(
+            model,
+            &mut session,
+            start,
+            &language,
+            samples.len(),
+            &mut drafts,
+        )?;
+    }
+    let segments = drafts.into_iter().map(|(segment, _)| segment).collect();
     Ok(WindowTranscript {
         language,
         language_probability,
@@ -308,29 +321,76 @@ fn spans(tokens: &[u32], timestamp_begin: u32, duration: f64) -> Vec<Span> {
     out
 }
 
-/// The attempt's segments with their text; spans that decode to nothing are dropped.
+/// The attempt's segments with their text, each with its tokens' log-probabilities;
+/// spans that decode to nothing are dropped.
 fn segments(
     attempt: &Attempt,
     vocab: &Vocabulary,
     duration: f64,
     no_speech_prob: f32,
-) -> Vec<Segment> {
+) -> Vec<(Segment, Vec<f32>)> {
     spans(&attempt.tokens, vocab.timestamp_begin, duration)
         .into_iter()
         .filter_map(|span| {
             let tokens = attempt.tokens[span.tokens.clone()].to_vec();
-            let logprobs = &attempt.logprobs[span.tokens];
+            let logprobs = attempt.logprobs[span.tokens].to_vec();
             let text = vocab.decode(&tokens).trim().to_owned();
-            (!text.is_empty()).then(|| Segment {
+            let segment = Segment {
                 start: span.start,
                 end: span.end,
                 text,
                 avg_logprob: logprobs.iter().sum::<f32>() / logprobs.len().max(1) as f32,
                 no_speech_prob,
                 tokens,
-            })
+                words: Vec::new(),
+            };
+            (!segment.text.is_empty()).then_some((segment, logprobs))
         })
         .collect()
+}
+
+/// Times the words of every segment, from one more decoder pass over their text tokens.
+fn time_words(
+    model: &Model,
+    session: &mut Session,
+    start: &[u32],
+    language: &str,
+    samples: usize,
+    segments: &mut [(Segment, Vec<f32>)],
+) -> Result<(), DecodeError> {
+    let vocab = &model.vocab;
+    // Text tokens of all segments in order, each with its probability and its segment.
+    let mut text = Vec::new();
+    let mut owner = Vec::new();
+    let mut chances = Vec::new();
+    for (index, (segment, logprobs)) in segments.iter().enumerate() {
+        for (&t, lp) in segment.tokens.iter().zip(logprobs) {
+            if t < vocab.eot {
+                text.push(t);
+                owner.push(index);
+                chances.push(lp.exp());
+            }
+        }
+    }
+    let frames = samples
+        .div_ceil(2 * super::mel::HOP)
+        .min(super::mel::FRAMES / 2);
+    let words = alignment::align(model, session, start, &text, frames, language)?;
+    for word in words {
+        let Some(&index) = owner.get(word.tokens.start) else {
+            continue;
+        };
+        let segment = &mut segments[index].0;
+        let start = word.start.clamp(segment.start, segment.end);
+        let chance = &chances[word.tokens.clone()];
+        segment.words.push(Word {
+            start,
+            end: word.end.clamp(start, segment.end),
+            text: word.text,
+            probability: chance.iter().sum::<f32>() / chance.len().max(1) as f32,
+        });
+    }
+    Ok(())
 }
 
 #[cfg(test)]

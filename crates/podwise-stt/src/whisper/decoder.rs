@@ -162,6 +162,41 @@ impl Decoder {
     /// Runs `tokens` after those the session has seen and returns their final hidden
     /// states, `[tokens, width]`; [`Decoder::logits`] turns chosen rows into logits.
     pub(crate) fn forward(&self, tokens: &[u32], session: &mut Session) -> Result<Tensor> {
+        self.run(tokens, session, &[], &mut Vec::new())
+    }
+
+    /// Like [`Decoder::forward`], but also returns the cross-attention scores (before the
+    /// softmax, `[heads, tokens, frames]`) of each block listed in `layers`, in that order:
+    /// what word alignment reads.
+    pub(crate) fn forward_with_cross_scores(
+        &self,
+        tokens: &[u32],
+        session: &mut Session,
+        layers: &[usize],
+    ) -> Result<(Tensor, Vec<Tensor>)> {
+        let mut captured = Vec::with_capacity(layers.len());
+        let hidden = self.run(tokens, session, layers, &mut captured)?;
+        let scores = layers
+            .iter()
+            .map(|l| {
+                captured
+                    .iter()
+                    .find(|(layer, _)| layer == l)
+                    .map(|(_, scores)| scores.clone())
+                    .ok_or_else(|| candle_core::Error::Msg(format!("the decoder has no layer {l}")))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok((hidden, scores))
+    }
+
+    /// Runs `tokens`, keeping the cross-attention scores of the blocks in `layers`.
+    fn run(
+        &self,
+        tokens: &[u32],
+        session: &mut Session,
+        layers: &[usize],
+        captured: &mut Vec<(usize, Tensor)>,
+    ) -> Result<Tensor> {
         let n = tokens.len();
         let start = session.position;
         if start + n > self.text_ctx {
@@ -175,13 +210,17 @@ impl Decoder {
         let mut x =
             (self.embedding.index_select(&ids, 0)? + self.positions.narrow(0, start, n)?)?;
         let mask = causal_mask(n, start, &x)?;
-        for ((block, cache), cross) in self
+        for (i, ((block, cache), cross)) in self
             .blocks
             .iter()
             .zip(&mut session.cache)
             .zip(&session.cross)
+            .enumerate()
         {
-            x = self.block(block, &x, cache, cross, mask.as_ref())?;
+            let keep = layers.contains(&i);
+            let (y, scores) = self.block(block, &x, cache, cross, mask.as_ref(), keep)?;
+            x = y;
+            captured.extend(scores.map(|s| (i, s)));
         }
         session.position += n;
         self.norm.forward(&x)
@@ -199,7 +238,8 @@ impl Decoder {
         cache: &mut KvCache,
         (cross_k_t, cross_v): &(Tensor, Tensor),
         mask: Option<&Tensor>,
-    ) -> Result<Tensor> {
+        keep_scores: bool,
+    ) -> Result<(Tensor, Option<Tensor>)> {
         let (n, d) = x.dims2()?;
         let (h, dh) = (self.heads, d / self.heads);
         let split = |t: Tensor| t.reshape((n, h, dh))?.transpose(0, 1)?.contiguous();
@@ -218,10 +258,15 @@ impl Decoder {
 
         let q = split(b.cross_q.forward(&b.cross_norm.forward(&x)?)?)?;
         let scores = q.matmul(cross_k_t)?;
+        let kept = if keep_scores {
+            Some(scores.copy()?)
+        } else {
+            None
+        };
         let x = (&x + b.cross_out.forward(&attend(&scores, cross_v, n, d)?)?)?;
 
         let hidden = b.up.forward_gelu(&b.mlp_norm.forward(&x)?)?;
-        x + b.down.forward(&hidden)?
+        Ok(((x + b.down.forward(&hidden)?)?, kept))
     }
 }
 

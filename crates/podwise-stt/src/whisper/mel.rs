@@ -15,7 +15,7 @@ pub(crate) const WINDOW_SAMPLES: usize = 30 * SAMPLE_RATE;
 /// FFT length: 25 ms.
 const N_FFT: usize = 400;
 /// Samples between frames: 10 ms.
-const HOP: usize = 160;
+pub(crate) const HOP: usize = 160;
 /// Spectrogram frames in one window.
 pub(crate) const FRAMES: usize = WINDOW_SAMPLES / HOP;
 /// Frequency bins of a real transform of N_FFT samples.

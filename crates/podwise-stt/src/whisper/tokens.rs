@@ -17,6 +17,9 @@ pub(crate) const TIME_STEP: f64 = 0.02;
 /// What `config.json` beside the model says.
 #[derive(Debug, Default, Deserialize)]
 pub(crate) struct ModelConfig {
+    /// Pairs of (decoder layer, head) whose cross-attention follows the audio in time.
+    #[serde(default)]
+    pub alignment_heads: Vec<[usize; 2]>,
     /// The language tokens, in the order the model was trained with.
     #[serde(default)]
     pub lang_ids: Vec<u32>,
@@ -38,6 +41,7 @@ pub(crate) struct Vocabulary {
     pub no_speech: u32,
     /// Present in multilingual models only.
     pub transcribe: Option<u32>,
+    pub no_timestamps: u32,
     pub timestamp_begin: u32,
     /// Language codes (`en`, `zh`, ...) with their tokens; empty for English-only models.
     pub languages: Vec<(String, u32)>,
@@ -112,6 +116,7 @@ impl Vocabulary {
             sot_prev,
             no_speech,
             transcribe,
+            no_timestamps,
             timestamp_begin,
             languages,
             suppress,
@@ -173,6 +178,7 @@ pub(crate) mod tests_support {
             languages: vec![("en".to_owned(), 1002), ("zh".to_owned(), 1003)],
             transcribe: Some(1004),
             sot_prev: 1005,
+            no_timestamps: 1007,
             no_speech: 1006,
             timestamp_begin: 1008,
             suppress: (1001..1008).collect(),

@@ -188,17 +188,59 @@ fn silence_gives_no_text_or_a_high_no_speech_probability() {
 }
 
 #[test]
-fn word_timestamps_are_refused_rather_than_faked() {
+fn words_are_timed_in_order_and_a_pause_shows_between_them() {
+    // Two phrases two seconds apart: the second phrase's first word must start after
+    // the pause, not where a uniform spread of the words would put it.
+    let first = speak("en-us", "Good morning.");
+    let second = speak("en-us", "Thank you for listening.");
+    let pause_from = first.len() as f64 / 16_000.0;
+    let pause_to = pause_from + 2.0;
+    let mut audio = first;
+    audio.extend(std::iter::repeat_n(0.0, 32_000));
+    audio.extend(second);
     let options = DecodeOptions {
         word_timestamps: true,
         ..DecodeOptions::default()
     };
-    let err = base()
-        .transcribe_window(&[0.0; 1600], &options)
-        .expect_err("not built");
+    let transcript = base()
+        .transcribe_window(&audio, &options)
+        .expect("the window decodes");
+
+    let mut previous_start = 0.0;
+    for segment in &transcript.segments {
+        let words: String = segment.words.iter().map(|w| w.text.as_str()).collect();
+        assert_eq!(words.trim(), segment.text, "the words spell the segment");
+        for w in &segment.words {
+            assert!(w.start >= previous_start && w.end >= w.start, "{w:?}");
+            assert!(
+                w.start >= segment.start && w.end <= segment.end,
+                "{w:?} in {segment:?}"
+            );
+            assert!((0.0..=1.0).contains(&w.probability), "{w:?}");
+            previous_start = w.start;
+        }
+    }
+    let words: Vec<_> = transcript.segments.iter().flat_map(|s| &s.words).collect();
+    let find = |needle: &str| {
+        words
+            .iter()
+            .find(|w| w.text.to_lowercase().contains(needle))
+            .unwrap_or_else(|| panic!("no word {needle:?} in {words:?}"))
+    };
+    let morning = find("morning");
+    let thank = find("thank");
+    eprintln!("morning {morning:?}, thank {thank:?}, pause {pause_from:.2}..{pause_to:.2}");
     assert!(
-        matches!(err, DecodeError::WordTimestampsUnsupported),
-        "{err}"
+        morning.end < pause_from + 0.6,
+        "{morning:?} runs into the pause"
+    );
+    assert!(
+        thank.start > pause_to - 0.6,
+        "{thank:?} starts inside the pause"
+    );
+    assert!(
+        thank.start < pause_to + 0.8,
+        "{thank:?} starts long after the pause"
     );
 }
 
