@@ -11,6 +11,7 @@
 //! alignment heads (see `alignment`), as Whisper's own `word_timestamps` does.
 
 mod alignment;
+mod attention;
 mod ct2;
 mod decode;
 mod decoder;

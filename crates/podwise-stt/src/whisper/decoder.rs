@@ -9,9 +9,9 @@
 use candle_core::{Result, Tensor};
 use candle_nn::kv_cache::KvCache;
 
+use super::attention;
 use super::ct2::Ct2Error;
 use super::dims::Dims;
-use super::kernels;
 use super::layers::{LayerNorm, Linear, Precision, Weights};
 
 #[derive(Debug)]
@@ -47,8 +47,7 @@ pub(crate) struct Decoder {
 /// The cached state of one window's decoding.
 #[derive(Debug)]
 pub(crate) struct Session {
-    /// Per block: keys transposed to `[heads, head_dim, frames]`, values `[heads, frames,
-    /// head_dim]`.
+    /// Per block: the audio's keys and values, each `[heads, frames, head_dim]`.
     cross: Vec<(Tensor, Tensor)>,
     cache: Vec<KvCache>,
     /// Tokens already run.
@@ -131,15 +130,13 @@ impl Decoder {
             .iter()
             .map(|b| {
                 let kv = b.cross_kv.forward(audio)?;
-                let k_t = kv
-                    .narrow(1, 0, d)?
-                    .reshape((frames, h, dh))?
-                    .permute((1, 2, 0))?;
-                let v = kv
-                    .narrow(1, d, d)?
-                    .reshape((frames, h, dh))?
-                    .transpose(0, 1)?;
-                Ok((k_t.contiguous()?, v.contiguous()?))
+                let heads = |from: usize| -> Result<Tensor> {
+                    kv.narrow(1, from, d)?
+                        .reshape((frames, h, dh))?
+                        .transpose(0, 1)?
+                        .contiguous()
+                };
+                Ok((heads(0)?, heads(d)?))
             })
             .collect::<Result<Vec<_>>>()?;
         let cache = self
@@ -209,7 +206,6 @@ impl Decoder {
         let ids = Tensor::new(tokens, self.embedding.device())?;
         let mut x =
             (self.embedding.index_select(&ids, 0)? + self.positions.narrow(0, start, n)?)?;
-        let mask = causal_mask(n, start, &x)?;
         for (i, ((block, cache), cross)) in self
             .blocks
             .iter()
@@ -218,7 +214,7 @@ impl Decoder {
             .enumerate()
         {
             let keep = layers.contains(&i);
-            let (y, scores) = self.block(block, &x, cache, cross, mask.as_ref(), keep)?;
+            let (y, scores) = self.block(block, &x, cache, cross, start, keep)?;
             x = y;
             captured.extend(scores.map(|s| (i, s)));
         }
@@ -236,8 +232,8 @@ impl Decoder {
         b: &Block,
         x: &Tensor,
         cache: &mut KvCache,
-        (cross_k_t, cross_v): &(Tensor, Tensor),
-        mask: Option<&Tensor>,
+        (cross_k, cross_v): &(Tensor, Tensor),
+        start: usize,
         keep_scores: bool,
     ) -> Result<(Tensor, Option<Tensor>)> {
         let (n, d) = x.dims2()?;
@@ -250,50 +246,20 @@ impl Decoder {
             &split(qkv.narrow(1, d, d)?)?,
             &split(qkv.narrow(1, 2 * d, d)?)?,
         )?;
-        let mut scores = q.matmul(&k.t()?)?;
-        if let Some(mask) = mask {
-            scores = scores.broadcast_add(mask)?;
-        }
-        let x = (x + b.self_out.forward(&attend(&scores, &v, n, d)?)?)?;
+        let merge = |t: Tensor| t.transpose(0, 1)?.reshape((n, d));
+        let mixed = merge(attention::attend(&q, &k, &v, Some(start))?)?;
+        let x = (x + b.self_out.forward(&mixed)?)?;
 
         let q = split(b.cross_q.forward(&b.cross_norm.forward(&x)?)?)?;
-        let scores = q.matmul(cross_k_t)?;
         let kept = if keep_scores {
-            Some(scores.copy()?)
+            Some(q.matmul(&cross_k.t()?)?)
         } else {
             None
         };
-        let x = (&x + b.cross_out.forward(&attend(&scores, cross_v, n, d)?)?)?;
+        let mixed = merge(attention::attend(&q, cross_k, cross_v, None)?)?;
+        let x = (&x + b.cross_out.forward(&mixed)?)?;
 
         let hidden = b.up.forward_gelu(&b.mlp_norm.forward(&x)?)?;
         Ok(((x + b.down.forward(&hidden)?)?, kept))
     }
-}
-
-/// Softmax over the keys, then the weighted values merged back to `[n, d]`.
-fn attend(scores: &Tensor, values: &Tensor, n: usize, d: usize) -> Result<Tensor> {
-    let weights = scores.contiguous()?;
-    kernels::softmax_in_place(&weights)?;
-    weights.matmul(values)?.transpose(0, 1)?.reshape((n, d))
-}
-
-/// `-inf` where a token would see a later one, for a run of `n` tokens after `start`; none
-/// for a single token, which may see everything cached.
-fn causal_mask(n: usize, start: usize, like: &Tensor) -> Result<Option<Tensor>> {
-    if n == 1 {
-        return Ok(None);
-    }
-    let total = start + n;
-    let values: Vec<f32> = (0..n)
-        .flat_map(|i| {
-            (0..total).map(move |j| {
-                if j > start + i {
-                    f32::NEG_INFINITY
-                } else {
-                    0.0
-                }
-            })
-        })
-        .collect();
-    Tensor::from_vec(values, (n, total), like.device()).map(Some)
 }

@@ -96,7 +96,8 @@ fn contiguous_f32<'s>(
     Ok(values)
 }
 
-fn softmax_row(row: &mut [f32]) {
+/// Softmax of one row in place; a row with every score `-inf` is left as it is.
+pub(crate) fn softmax_row(row: &mut [f32]) {
     // Eight independent lanes, so the reductions vectorise without reassociating floats.
     let mut peaks = [f32::NEG_INFINITY; 8];
     let mut chunks = row.chunks_exact(8);
