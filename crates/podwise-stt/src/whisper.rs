@@ -21,6 +21,7 @@ mod kernels;
 mod layers;
 mod mel;
 mod rules;
+mod segments;
 mod tokens;
 
 use std::path::{Path, PathBuf};
