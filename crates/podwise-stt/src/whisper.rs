@@ -140,6 +140,9 @@ pub struct WindowTranscript {
     /// The probability that the window holds no speech at all. When it is high and the
     /// text unlikely, the window counts as silence and has no segments.
     pub no_speech_prob: f32,
+    /// The sampling temperature of the decode kept: 0 unless greedy decoding looped or was
+    /// unlikely. Whisper does not prompt the next window with text sampled above 0.5.
+    pub temperature: f32,
     /// The text, in order.
     pub segments: Vec<Segment>,
 }

@@ -32,7 +32,6 @@ pub(crate) struct ModelConfig {
 }
 
 /// The tokens and rules one model decodes with.
-#[derive(Debug)]
 pub(crate) struct Vocabulary {
     tokenizer: Tokenizer,
     pub eot: u32,
@@ -48,6 +47,18 @@ pub(crate) struct Vocabulary {
     /// Everything [`ModelConfig::suppress_ids`] lists plus every special token but `eot`.
     pub suppress: Vec<u32>,
     pub suppress_at_start: Vec<u32>,
+}
+
+impl std::fmt::Debug for Vocabulary {
+    /// The special tokens only: the tokenizer's own `Debug` prints all 50,000 tokens.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Vocabulary")
+            .field("eot", &self.eot)
+            .field("sot", &self.sot)
+            .field("timestamp_begin", &self.timestamp_begin)
+            .field("languages", &self.languages.len())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Vocabulary {

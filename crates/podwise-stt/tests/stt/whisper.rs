@@ -265,6 +265,23 @@ fn a_language_the_model_lacks_is_refused_by_name() {
     assert!(err.to_string().contains("zh"), "{err}");
 }
 
+#[test]
+fn a_model_moves_to_a_worker_thread_and_runs_on_two_threads_alike() {
+    fn send<T: Send>(_: &T) {}
+    let mut two = Whisper::load(&model_dir().join("stt/whisper-tiny.en"), 2)
+        .unwrap_or_else(|e| panic!("{e}"));
+    send(&two);
+    let audio = speak("en-us", ENGLISH[2]);
+    let options = DecodeOptions::default();
+    let on_two = std::thread::spawn(move || two.transcribe_window(&audio, &options))
+        .join()
+        .expect("the worker thread")
+        .expect("the window decodes");
+    let wer = word_error_rate(ENGLISH[2], &text_of(&on_two));
+    assert!(wer < 0.15, "WER {wer:.3}: {on_two:?}");
+    assert_eq!(on_two.temperature, 0.0, "clear speech decodes greedily");
+}
+
 fn load_error(dir: &Path) -> LoadError {
     Whisper::load(dir, 1).expect_err("the model directory is incomplete")
 }
