@@ -88,56 +88,14 @@ pub(crate) fn transcribe(
         }
     };
 
-    let mut start = Vec::new();
-    if let Some(prompt) = options
-        .prompt
-        .as_deref()
-        .map(str::trim)
-        .filter(|p| !p.is_empty())
-    {
-        let text = vocab
-            .encode(&format!(" {prompt}"))
-            .map_err(DecodeError::Prompt)?;
-        let keep = model.decoder.text_ctx() / 2 - 1;
-        start.push(vocab.sot_prev);
-        start.extend_from_slice(&text[text.len().saturating_sub(keep)..]);
-    }
-    let sot_index = start.len();
-    start.push(vocab.sot);
-    start.extend(language_token);
-    start.extend(vocab.transcribe);
-
-    let mut rng = Rng(options.seed);
-    let mut chosen = None;
-    let mut no_speech_prob = 0.0;
-    let mut temperatures_tried = 0;
-    let mut kept_temperature = 0.0;
-    for temperature in TEMPERATURES {
-        temperatures_tried += 1;
-        kept_temperature = temperature;
-        session.rewind();
-        let (attempt, no_speech) = decode(
-            model,
-            &mut session,
-            &start,
-            sot_index,
-            temperature,
-            &mut rng,
-        )?;
-        no_speech_prob = no_speech;
-        let retry = attempt.needs_fallback(no_speech);
-        chosen = Some(attempt);
-        if !retry {
-            break;
-        }
-    }
-    let attempt = chosen.ok_or_else(|| DecodeError::Model("no temperature was tried".into()))?;
-
+    let (start, sot_index) = start_sequence(model, options.prompt.as_deref(), language_token)?;
+    let kept = decode_with_fallback(model, &mut session, &start, sot_index, options.seed)?;
+    let (attempt, no_speech_prob) = (&kept.attempt, kept.no_speech_prob);
     tracing::debug!(
         encode_ms = encoded.as_millis() as u64,
         decode_ms = (started.elapsed() - encoded).as_millis() as u64,
         tokens = attempt.tokens.len(),
-        temperatures_tried,
+        temperature = kept.temperature,
         "Whisper window decoded"
     );
     let silent = no_speech_prob > NO_SPEECH_LIMIT && attempt.avg_logprob < LOGPROB_LIMIT;
@@ -145,7 +103,7 @@ pub(crate) fn transcribe(
     let mut drafts = if silent {
         Vec::new()
     } else {
-        segments(&attempt, vocab, duration, no_speech_prob)
+        segments(attempt, vocab, duration, no_speech_prob)
     };
     if options.word_timestamps && !drafts.is_empty() {
         let start = &start[sot_index..];
@@ -163,9 +121,70 @@ pub(crate) fn transcribe(
         language,
         language_probability,
         no_speech_prob,
-        temperature: kept_temperature,
+        temperature: kept.temperature,
         segments,
     })
+}
+
+/// The tokens decoding starts from: the prompt after `<|startofprev|>` (its last 223
+/// tokens), then start of transcript, language and task. Also returns where the start of
+/// transcript sits, whose output carries the no-speech probability.
+fn start_sequence(
+    model: &Model,
+    prompt: Option<&str>,
+    language: Option<u32>,
+) -> Result<(Vec<u32>, usize), DecodeError> {
+    let vocab = &model.vocab;
+    let mut start = Vec::new();
+    if let Some(prompt) = prompt.map(str::trim).filter(|p| !p.is_empty()) {
+        let text = vocab
+            .encode(&format!(" {prompt}"))
+            .map_err(DecodeError::Prompt)?;
+        let keep = model.decoder.text_ctx() / 2 - 1;
+        start.push(vocab.sot_prev);
+        start.extend_from_slice(&text[text.len().saturating_sub(keep)..]);
+    }
+    let sot_index = start.len();
+    start.push(vocab.sot);
+    start.extend(language);
+    start.extend(vocab.transcribe);
+    Ok((start, sot_index))
+}
+
+/// The decode kept after the temperature fallback, with what it was decoded at.
+#[derive(Debug)]
+struct Kept {
+    attempt: Attempt,
+    no_speech_prob: f32,
+    temperature: f32,
+}
+
+/// Decodes greedily, then at rising temperatures while the result loops or is unlikely;
+/// keeps the last try when none is good.
+fn decode_with_fallback(
+    model: &Model,
+    session: &mut Session,
+    start: &[u32],
+    sot_index: usize,
+    seed: u64,
+) -> Result<Kept, DecodeError> {
+    let mut rng = Rng(seed);
+    let mut kept = None;
+    for temperature in TEMPERATURES {
+        session.rewind();
+        let (attempt, no_speech_prob) =
+            decode(model, session, start, sot_index, temperature, &mut rng)?;
+        let retry = attempt.needs_fallback(no_speech_prob);
+        kept = Some(Kept {
+            attempt,
+            no_speech_prob,
+            temperature,
+        });
+        if !retry {
+            break;
+        }
+    }
+    kept.ok_or_else(|| DecodeError::Model("no temperature to decode at".to_owned()))
 }
 
 /// Runs the start-of-transcript token alone and reads the language tokens' probabilities.
