@@ -20,6 +20,7 @@ mod encoder;
 mod kernels;
 mod layers;
 mod mel;
+mod q8;
 mod rules;
 mod segments;
 mod tokens;

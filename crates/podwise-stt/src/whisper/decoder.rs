@@ -248,7 +248,7 @@ impl Decoder {
         )?;
         let merge = |t: Tensor| t.transpose(0, 1)?.reshape((n, d));
         let mixed = merge(attention::attend(&q, &k, &v, Some(start))?)?;
-        let x = (x + b.self_out.forward(&mixed)?)?;
+        let x = b.self_out.forward_residual(&mixed, x)?;
 
         let q = split(b.cross_q.forward(&b.cross_norm.forward(&x)?)?)?;
         let kept = if keep_scores {
@@ -257,9 +257,9 @@ impl Decoder {
             None
         };
         let mixed = merge(attention::attend(&q, cross_k, cross_v, None)?)?;
-        let x = (&x + b.cross_out.forward(&mixed)?)?;
+        let x = b.cross_out.forward_residual(&mixed, &x)?;
 
         let hidden = b.up.forward_gelu(&b.mlp_norm.forward(&x)?)?;
-        Ok(((x + b.down.forward(&hidden)?)?, kept))
+        Ok((b.down.forward_residual(&hidden, &x)?, kept))
     }
 }

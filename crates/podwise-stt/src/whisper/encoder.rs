@@ -110,9 +110,9 @@ impl Encoder {
         let weights = q.matmul(&k_t)?;
         kernels::softmax_in_place(&weights)?;
         let mixed = weights.matmul(&v)?.transpose(0, 1)?.reshape((frames, d))?;
-        let x = (x + b.out.forward(&mixed)?)?;
+        let x = b.out.forward_residual(&mixed, x)?;
 
         let hidden = b.up.forward_gelu(&b.mlp_norm.forward(&x)?)?;
-        x + b.down.forward(&hidden)?
+        b.down.forward_residual(&hidden, &x)
     }
 }

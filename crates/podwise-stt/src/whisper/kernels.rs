@@ -1,13 +1,15 @@
-//! Two element-wise kernels candle runs slowly on the CPU, written so the compiler turns
-//! them into AVX2: GELU (with the bias added in the same pass) and the row softmax of
-//! attention scores. Both work in place on a tensor the caller just produced.
+//! Element-wise kernels written so the compiler turns them into AVX2, run on the calling
+//! rayon pool: GELU with the bias added in the same pass, bias plus residual in one pass,
+//! and the row softmax of attention scores. Each works in place on a tensor the caller
+//! just produced. (candle's own element-wise ops run on a process-wide pool sized from the
+//! environment, not on the model's threads.)
 //!
 //! candle evaluates GELU's `erf` and softmax's `exp` one scalar libm call at a time; in the
 //! encoder that was a third of the window's time. Here `erf` is Abramowitz and Stegun's
 //! 7.1.28 (absolute error below 3e-7) and `exp` a range reduction to `2^n * e^r` with a
 //! degree-6 polynomial (relative error about 2e-7): far below what f32 weights resolve.
 
-use candle_core::{CpuStorage, InplaceOp1, Layout, Result, Tensor};
+use candle_core::{CpuStorage, InplaceOp1, InplaceOp2, Layout, Result, Tensor};
 use rayon::prelude::*;
 
 /// Rows handed to one rayon task: enough work to outweigh the task.
@@ -21,6 +23,48 @@ pub(crate) fn bias_gelu(x: &Tensor, bias: &[f32]) -> Result<()> {
 /// `x = gelu(x)` over a contiguous f32 tensor.
 pub(crate) fn gelu_in_place(x: &Tensor) -> Result<()> {
     x.inplace_op1(&BiasGelu { bias: None })
+}
+
+/// `y += bias` over the rows of a contiguous `[rows, bias.len()]` f32 tensor.
+pub(crate) fn add_bias(y: &Tensor, bias: &[f32]) -> Result<()> {
+    y.inplace_op1(&Bias { bias })
+}
+
+/// `y += bias + residual` over the rows of contiguous `[rows, bias.len()]` f32 tensors.
+pub(crate) fn add_bias_and_residual(y: &Tensor, bias: &[f32], residual: &Tensor) -> Result<()> {
+    y.inplace_op2(residual, &BiasResidual { bias })
+}
+
+/// `values = gelu(values + bias)` row by row, on plain values.
+pub(crate) fn bias_gelu_rows(values: &mut [f32], bias: &[f32]) {
+    let width = bias.len().max(1);
+    values
+        .par_chunks_mut(width * ROWS_PER_TASK)
+        .for_each(|rows| {
+            for row in rows.chunks_exact_mut(width) {
+                for (x, &b) in row.iter_mut().zip(bias) {
+                    *x = gelu(*x + b);
+                }
+            }
+        });
+}
+
+/// `values += bias + residual` row by row, on plain values.
+pub(crate) fn add_bias_and_residual_rows(values: &mut [f32], bias: &[f32], residual: &[f32]) {
+    let width = bias.len().max(1);
+    values
+        .par_chunks_mut(width * ROWS_PER_TASK)
+        .zip(residual.par_chunks(width * ROWS_PER_TASK))
+        .for_each(|(rows, residual)| {
+            for (row, residual) in rows
+                .chunks_exact_mut(width)
+                .zip(residual.chunks_exact(width))
+            {
+                for ((y, &b), &r) in row.iter_mut().zip(bias).zip(residual) {
+                    *y += b + r;
+                }
+            }
+        });
 }
 
 /// Softmax over the last dimension of a contiguous f32 tensor, in place.
@@ -43,18 +87,67 @@ impl InplaceOp1 for BiasGelu<'_> {
             None => layout.dims().last().copied().unwrap_or(1),
         };
         let values = contiguous_f32(storage, layout, width, self.name())?;
+        match self.bias {
+            Some(bias) => bias_gelu_rows(values, bias),
+            None => values
+                .par_chunks_mut(width * ROWS_PER_TASK)
+                .for_each(|rows| rows.iter_mut().for_each(|x| *x = gelu(*x))),
+        }
+        Ok(())
+    }
+}
+
+struct Bias<'b> {
+    bias: &'b [f32],
+}
+
+impl InplaceOp1 for Bias<'_> {
+    fn name(&self) -> &'static str {
+        "bias"
+    }
+
+    fn cpu_fwd(&self, storage: &mut CpuStorage, layout: &Layout) -> Result<()> {
+        let width = self.bias.len();
+        let values = contiguous_f32(storage, layout, width, self.name())?;
         values
             .par_chunks_mut(width * ROWS_PER_TASK)
-            .for_each(|rows| match self.bias {
-                Some(bias) => {
-                    for row in rows.chunks_exact_mut(width) {
-                        for (x, &b) in row.iter_mut().zip(bias) {
-                            *x = gelu(*x + b);
-                        }
-                    }
+            .for_each(|rows| {
+                for row in rows.chunks_exact_mut(width) {
+                    row.iter_mut().zip(self.bias).for_each(|(y, &b)| *y += b);
                 }
-                None => rows.iter_mut().for_each(|x| *x = gelu(*x)),
             });
+        Ok(())
+    }
+}
+
+struct BiasResidual<'b> {
+    bias: &'b [f32],
+}
+
+impl InplaceOp2 for BiasResidual<'_> {
+    fn name(&self) -> &'static str {
+        "bias-residual"
+    }
+
+    fn cpu_fwd(
+        &self,
+        storage: &mut CpuStorage,
+        layout: &Layout,
+        residual: &CpuStorage,
+        residual_layout: &Layout,
+    ) -> Result<()> {
+        let width = self.bias.len();
+        let values = contiguous_f32(storage, layout, width, self.name())?;
+        let CpuStorage::F32(residual) = residual else {
+            candle_core::bail!("bias-residual needs an f32 residual");
+        };
+        let Some((start, end)) = residual_layout.contiguous_offsets() else {
+            candle_core::bail!("bias-residual needs a contiguous residual");
+        };
+        if end - start != values.len() {
+            candle_core::bail!("bias-residual: the residual is not the output's size");
+        }
+        add_bias_and_residual_rows(values, self.bias, &residual[start..end]);
         Ok(())
     }
 }

