@@ -204,9 +204,10 @@ impl Whisper {
     /// Loads the model in `model_dir` (for example `models/stt/whisper-base`), computing
     /// on `threads` threads (at least one).
     ///
-    /// candle sizes its element-wise and quantized kernels' thread pool once per process
-    /// from `CANDLE_NUM_THREADS` or `RAYON_NUM_THREADS` (else one per core of the CPU
-    /// affinity mask): set either to the same count to bound those too.
+    /// The heavy kernels (gemm, attention, Q8_0 products, GELU, softmax) run on those
+    /// threads. Three element-wise additions per window still go through candle's own
+    /// pool, which it sizes once per process from `CANDLE_NUM_THREADS` (else one thread
+    /// per core): too little work to matter, but set it to match for a strict bound.
     ///
     /// # Errors
     /// [`LoadError::MissingFile`] naming the path when the model has not been fetched;
