@@ -107,9 +107,16 @@ impl Encoder {
         let q = heads(0)?.transpose(0, 1)?.contiguous()?;
         let k_t = heads(1)?.permute((1, 2, 0))?.contiguous()?;
         let v = heads(2)?.transpose(0, 1)?.contiguous()?;
-        let weights = q.matmul(&k_t)?;
-        kernels::softmax_in_place(&weights)?;
-        let mixed = weights.matmul(&v)?.transpose(0, 1)?.reshape((frames, d))?;
+        // One head at a time: its 1500 x 1500 scores (9 MB) are written, softmaxed and
+        // read again while still in cache, where all heads at once (72 MB) are not.
+        let mixed = (0..h)
+            .map(|i| {
+                let weights = q.get(i)?.matmul(&k_t.get(i)?)?;
+                kernels::softmax_in_place(&weights)?;
+                weights.matmul(&v.get(i)?)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let mixed = Tensor::cat(&mixed, 1)?;
         let x = b.out.forward_residual(&mixed, x)?;
 
         let hidden = b.up.forward_gelu(&b.mlp_norm.forward(&x)?)?;
