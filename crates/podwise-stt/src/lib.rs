@@ -7,6 +7,7 @@
 
 pub mod audio;
 mod grpc;
+pub mod whisper;
 
 use anyhow::Context as _;
 use futures_util::future::BoxFuture;

@@ -1,6 +1,6 @@
 //! Integration tests of the speech-to-text service, in one binary: the audio front-end on
-//! real speech in every accepted format, on broken uploads and split into windows, and
-//! the service itself.
+//! real speech in every accepted format, on broken uploads and split into windows; the
+//! Whisper engine on real speech; and the service itself.
 
 mod audio_errors;
 mod audio_formats;
@@ -8,3 +8,5 @@ mod audio_robustness;
 mod audio_windows;
 mod fixtures;
 mod service;
+mod speech;
+mod whisper;
