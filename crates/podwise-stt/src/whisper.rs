@@ -117,7 +117,7 @@ impl From<candle_core::Error> for DecodeError {
 }
 
 /// How to decode a window.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct DecodeOptions {
     /// A language code (`en`, `zh`, ...) to transcribe in, or `None` to detect it.
     pub language: Option<String>,
@@ -126,6 +126,9 @@ pub struct DecodeOptions {
     pub prompt: Option<String>,
     /// Whether to time each word too (one more decoder pass over the window's text).
     pub word_timestamps: bool,
+    /// The temperature to decode at first: 0 is greedy; the fallback to higher ones
+    /// starts from here.
+    pub temperature: f32,
     /// Seed of the sampler used when greedy decoding falls back to sampling.
     pub seed: u64,
 }
@@ -144,6 +147,8 @@ pub struct WindowTranscript {
     /// The sampling temperature of the decode kept: 0 unless greedy decoding looped or was
     /// unlikely. Whisper does not prompt the next window with text sampled above 0.5.
     pub temperature: f32,
+    /// The kept text's bytes over their gzip-compressed bytes: high means repetitive.
+    pub compression_ratio: f32,
     /// The text, in order.
     pub segments: Vec<Segment>,
 }

@@ -89,7 +89,14 @@ pub(crate) fn transcribe(
     };
 
     let (start, sot_index) = start_sequence(model, options.prompt.as_deref(), language_token)?;
-    let kept = decode_with_fallback(model, &mut session, &start, sot_index, options.seed)?;
+    let kept = decode_with_fallback(
+        model,
+        &mut session,
+        &start,
+        sot_index,
+        options.temperature,
+        options.seed,
+    )?;
     let (attempt, no_speech_prob) = (&kept.attempt, kept.no_speech_prob);
     tracing::debug!(
         encode_ms = encoded.as_millis() as u64,
@@ -122,6 +129,7 @@ pub(crate) fn transcribe(
         language_probability,
         no_speech_prob,
         temperature: kept.temperature,
+        compression_ratio: attempt.compression_ratio,
         segments,
     })
 }
@@ -159,18 +167,21 @@ struct Kept {
     temperature: f32,
 }
 
-/// Decodes greedily, then at rising temperatures while the result loops or is unlikely;
-/// keeps the last try when none is good.
+/// Decodes at `first_temperature` (0 is greedy), then at the rising temperatures above it
+/// while the result loops or is unlikely; keeps the last try when none is good.
 fn decode_with_fallback(
     model: &Model,
     session: &mut Session,
     start: &[u32],
     sot_index: usize,
+    first_temperature: f32,
     seed: u64,
 ) -> Result<Kept, DecodeError> {
     let mut rng = Rng(seed);
     let mut kept = None;
-    for temperature in TEMPERATURES {
+    let schedule = std::iter::once(first_temperature)
+        .chain(TEMPERATURES.into_iter().filter(|&t| t > first_temperature));
+    for temperature in schedule {
         session.rewind();
         let (attempt, no_speech_prob) =
             decode(model, session, start, sot_index, temperature, &mut rng)?;

@@ -7,20 +7,20 @@ use crate::fixtures::{self, Speech};
 /// A format an upload can come in: its name, the file extension, how ffmpeg makes it,
 /// what the decoder should report, and how many encoder priming samples (at the source
 /// rate) no header tells the decoder about.
-struct Format {
-    name: &'static str,
-    extension: &'static str,
-    ffmpeg: &'static [&'static str],
-    container: &'static str,
-    rate: u32,
-    channels: u16,
-    priming: u32,
+pub(crate) struct Format {
+    pub(crate) name: &'static str,
+    pub(crate) extension: &'static str,
+    pub(crate) ffmpeg: &'static [&'static str],
+    pub(crate) container: &'static str,
+    pub(crate) rate: u32,
+    pub(crate) channels: u16,
+    pub(crate) priming: u32,
 }
 
 /// Both channels the speech itself: ffmpeg's own upmix (`-ac 2`) lowers each by 3 dB.
 const STEREO: &str = "pan=stereo|c0=c0|c1=c0";
 
-const FORMATS: &[Format] = &[
+pub(crate) const FORMATS: &[Format] = &[
     Format {
         name: "8 kHz WAV",
         extension: "wav",

@@ -27,6 +27,11 @@ pub enum Speech {
 }
 
 impl Speech {
+    /// What espeak-ng is given to say.
+    pub fn text(self) -> &'static str {
+        self.voice_and_text().1
+    }
+
     fn voice_and_text(self) -> (&'static str, &'static str) {
         match self {
             Self::English => (
