@@ -86,7 +86,7 @@ pub fn export_cached(model_dir: &Path, cache_dir: &Path) -> Result<Exported, Exp
     let stamp_path = cache_dir.join(format!("{name}-f16.ggml.source"));
     let stamp = source_stamp(model_dir)?;
     let previous = std::fs::read_to_string(&stamp_path).unwrap_or_default();
-    if previous == stamp && path.exists() {
+    if previous.starts_with(&stamp) && path.exists() {
         let (tensors, tokens) = previous_counts(&previous);
         return Ok(Exported {
             path,

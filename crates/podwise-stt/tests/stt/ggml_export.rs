@@ -62,7 +62,20 @@ fn whisper_cpp_loads_the_exported_base_model_and_transcribes_english_speech() {
 #[test]
 fn whisper_cpp_refuses_an_export_with_a_tensor_name_it_does_not_know() {
     let dir = tempfile::tempdir().expect("a temporary directory");
-    let path = export("whisper-tiny.en", dir.path());
+    let source = model_dir().join("stt/whisper-tiny.en");
+    let first = ggml_export::export_cached(&source, dir.path()).unwrap_or_else(|e| panic!("{e}"));
+    let again = ggml_export::export_cached(&source, dir.path()).unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        !first.reused && again.reused,
+        "the second export reuses the first"
+    );
+    assert_eq!((again.tensors, again.tokens), (first.tensors, first.tokens));
+    // tiny.en: 4 encoder and 4 decoder blocks; its text tokens stop before id 50256.
+    assert_eq!(
+        (first.tensors, first.tokens),
+        (7 + 15 * 4 + 4 + 24 * 4, 50_256)
+    );
+    let path = first.path;
     assert!(
         !load(&path)
             .expect("the export as written loads")
