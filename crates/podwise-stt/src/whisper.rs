@@ -17,6 +17,8 @@ mod decode;
 mod decoder;
 mod dims;
 mod encoder;
+#[cfg(feature = "whisper-cpp-reference")]
+pub mod ggml_export;
 mod kernels;
 mod layers;
 mod mel;

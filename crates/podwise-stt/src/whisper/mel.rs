@@ -179,6 +179,18 @@ fn filterbank(n_mels: usize) -> Vec<Filter> {
         .collect()
 }
 
+/// The same filters as a dense `n_mels` x 201 row-major matrix (one row per band, one
+/// column per FFT bin), the layout other Whisper runtimes store in their model files.
+#[cfg(feature = "whisper-cpp-reference")]
+pub(crate) fn filter_matrix(n_mels: usize) -> (usize, Vec<f32>) {
+    let mut dense = vec![0f32; n_mels * BINS];
+    for (m, filter) in filterbank(n_mels).iter().enumerate() {
+        let row = &mut dense[m * BINS + filter.first..][..filter.weights.len()];
+        row.copy_from_slice(&filter.weights);
+    }
+    (BINS, dense)
+}
+
 /// Computes Whisper's input from audio; built once per model, reused for every window.
 #[derive(Debug)]
 pub(crate) struct MelSpectrogram {

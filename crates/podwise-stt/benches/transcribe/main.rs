@@ -1,0 +1,289 @@
+//! Transcription speed and accuracy next to whisper.cpp on the same Whisper base weights,
+//! both on one thread.
+//!
+//! Run with `cargo bench -p podwise-stt --bench transcribe --features whisper-cpp-reference`
+//! after `scripts/fetch-models.sh`; espeak-ng speaks the clips. The CTranslate2 model is
+//! exported once into whisper.cpp's format under the target directory. Every clip is one
+//! window (at most 30 s: the engine's API takes one window), transcribed in its own
+//! language by both engines in turn, a few times; the medians are summed. Prints each
+//! engine's real-time factor, its encoder and decoder time, its word error rate on
+//! English and character error rate on Mandarin, and our time over whisper.cpp's. The
+//! target is at most 0.8 times whisper.cpp's time with a word error rate no worse.
+
+mod clips;
+mod podwise;
+mod score;
+mod whisper_cpp;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use podwise_stt::whisper::ggml_export;
+
+use crate::clips::Clip;
+use crate::podwise::Podwise;
+use crate::score::ErrorRate;
+use crate::whisper_cpp::WhisperCpp;
+
+/// Runs of every clip per engine unless `PODWISE_BENCH_RUNS` says otherwise.
+const RUNS: usize = 3;
+/// Our time over whisper.cpp's must not exceed this.
+const TARGET_RATIO: f64 = 0.8;
+
+/// One transcription of one clip.
+#[derive(Debug, Clone)]
+pub struct Run {
+    pub seconds: f64,
+    /// The time up to the end of the encoder, where the engine reports it.
+    pub encode_seconds: Option<f64>,
+    pub text: String,
+}
+
+/// Medians over the runs of one clip on one engine.
+#[derive(Debug, Clone)]
+struct Measured {
+    seconds: f64,
+    encode_seconds: Option<f64>,
+    text: String,
+    cpu_seconds: f64,
+    wall_seconds: f64,
+}
+
+fn main() {
+    if std::env::var_os("CANDLE_NUM_THREADS").is_none() {
+        rerun_with_one_candle_thread();
+    }
+    let runs = std::env::var("PODWISE_BENCH_RUNS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .filter(|&r| r > 0)
+        .unwrap_or(RUNS);
+    let model_dir = model_dir().join("stt/whisper-base");
+
+    let clips = clips::all();
+    let cache = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let exported = ggml_export::export_cached(&model_dir, cache).unwrap_or_else(|e| panic!("{e}"));
+    eprintln!(
+        "{} the ggml export {} ({} tensors, {} tokens)",
+        if exported.reused { "reusing" } else { "wrote" },
+        exported.path.display(),
+        exported.tensors,
+        exported.tokens
+    );
+    let mut ours = Podwise::load(&model_dir);
+    let mut reference = WhisperCpp::load(&exported.path);
+
+    // One untimed pass each, so first-use allocations are not counted.
+    ours.transcribe(&clips[0]);
+    reference.transcribe(&clips[0]);
+    reference.encode(&clips[0]);
+
+    let mut podwise_clips = Vec::new();
+    let mut cpp_clips = Vec::new();
+    let mut cpp_encode = Vec::new();
+    for clip in &clips {
+        let (mut a, mut b, mut e) = (Vec::new(), Vec::new(), Vec::new());
+        // The engines alternate, so a neighbour's load on the shared machine falls on both.
+        for _ in 0..runs {
+            a.push(timed(|| ours.transcribe(clip)));
+            b.push(timed(|| reference.transcribe(clip)));
+            e.push(reference.encode(clip));
+        }
+        let (a, b) = (median(a), median(b));
+        eprintln!("{}: podwise {:?}", clip.name, a.text);
+        eprintln!("{}: whisper.cpp {:?}", clip.name, b.text);
+        podwise_clips.push(a);
+        cpp_clips.push(b);
+        cpp_encode.push(middle(e));
+    }
+    for (measured, encode) in cpp_clips.iter_mut().zip(cpp_encode) {
+        measured.encode_seconds = Some(encode);
+    }
+
+    report(&clips, runs, &podwise_clips, &cpp_clips);
+}
+
+/// The same benchmark again in a child process with candle's own kernel threads bounded
+/// to one, as `Whisper::load` asks (setting the variable in this process needs `unsafe`).
+fn rerun_with_one_candle_thread() -> ! {
+    let exe = std::env::current_exe().expect("the benchmark's own path");
+    let status = Command::new(exe)
+        .args(std::env::args_os().skip(1))
+        .env("CANDLE_NUM_THREADS", "1")
+        .env("RAYON_NUM_THREADS", "1")
+        .status()
+        .expect("the benchmark starts again");
+    std::process::exit(status.code().unwrap_or(1));
+}
+
+fn model_dir() -> PathBuf {
+    std::env::var_os("PODWISE_MODEL_DIR").map_or_else(
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../models"),
+        PathBuf::from,
+    )
+}
+
+/// A run with the process's CPU time it took, to show each engine kept to one core.
+fn timed(run: impl FnOnce() -> Run) -> (Run, f64) {
+    let before = cpu_seconds();
+    let run = run();
+    (run, cpu_seconds() - before)
+}
+
+/// User and system time of the whole process so far, from `/proc/self/stat` (in the
+/// kernel's 100 Hz user ticks).
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let after_name = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    // Fields 14 and 15 of the file; the state (field 3) is the first after the name.
+    (ticks(11) + ticks(12)) as f64 / 100.0
+}
+
+/// The run of median time, with the summed CPU and wall time of all runs.
+fn median(mut runs: Vec<(Run, f64)>) -> Measured {
+    let cpu_seconds = runs.iter().map(|(_, cpu)| cpu).sum();
+    let wall_seconds = runs.iter().map(|(r, _)| r.seconds).sum();
+    let encodes: Vec<f64> = runs.iter().filter_map(|(r, _)| r.encode_seconds).collect();
+    let encode_seconds = (encodes.len() == runs.len()).then(|| middle(encodes));
+    runs.sort_by(|a, b| a.0.seconds.total_cmp(&b.0.seconds));
+    let (run, _) = runs.swap_remove(runs.len() / 2);
+    Measured {
+        seconds: run.seconds,
+        encode_seconds,
+        text: run.text,
+        cpu_seconds,
+        wall_seconds,
+    }
+}
+
+fn middle(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+/// Totals and error rates of one engine over every clip.
+#[derive(Debug, Default)]
+struct Totals {
+    seconds: f64,
+    /// `None` when some clip has no encoder time.
+    encode_seconds: Option<f64>,
+    english: ErrorRate,
+    mandarin: ErrorRate,
+    cpu_seconds: f64,
+    wall_seconds: f64,
+}
+
+fn totals(clips: &[Clip], measured: &[Measured], per_clip: &mut Vec<f64>) -> Totals {
+    let mut t = Totals {
+        encode_seconds: Some(0.0),
+        ..Totals::default()
+    };
+    for (clip, m) in clips.iter().zip(measured) {
+        t.seconds += m.seconds;
+        t.encode_seconds = t.encode_seconds.zip(m.encode_seconds).map(|(a, b)| a + b);
+        t.cpu_seconds += m.cpu_seconds;
+        t.wall_seconds += m.wall_seconds;
+        per_clip.push(match clip.language {
+            "zh" => t
+                .mandarin
+                .add_characters(&clips::traditional(clip.text), &clips::traditional(&m.text)),
+            _ => t.english.add_words(clip.text, &m.text),
+        });
+    }
+    t
+}
+
+fn report(clips: &[Clip], runs: usize, ours: &[Measured], cpp: &[Measured]) {
+    let (mut our_errors, mut cpp_errors) = (Vec::new(), Vec::new());
+    let podwise = totals(clips, ours, &mut our_errors);
+    let whisper_cpp = totals(clips, cpp, &mut cpp_errors);
+    let audio: f64 = clips.iter().map(Clip::seconds).sum();
+    let english = clips.iter().filter(|c| c.language == "en").count();
+
+    println!(
+        "Whisper base (CTranslate2 f16 weights), one thread, median of {runs} runs; \
+         whisper.cpp {}",
+        WhisperCpp::version()
+    );
+    println!(
+        "{} clips ({english} English, {} Mandarin), {:.1} s of audio, each one window of \
+         at most 30 s",
+        clips.len(),
+        clips.len() - english,
+        audio
+    );
+    println!();
+    println!(
+        "{:<6} {:>7} {:>11} {:>15} {:>7} {:>9} {:>9}",
+        "clip", "audio s", "podwise s", "whisper.cpp s", "ratio", "err ours", "err cpp"
+    );
+    for (i, clip) in clips.iter().enumerate() {
+        println!(
+            "{:<6} {:>7.1} {:>11.2} {:>15.2} {:>7.2} {:>8.1}% {:>8.1}%",
+            clip.name,
+            clip.seconds(),
+            ours[i].seconds,
+            cpp[i].seconds,
+            ours[i].seconds / cpp[i].seconds,
+            our_errors[i] * 100.0,
+            cpp_errors[i] * 100.0
+        );
+    }
+    println!();
+    println!(
+        "{:<18} {:>7} {:>9} {:>6} {:>8} {:>8} {:>7} {:>7} {:>8}",
+        "engine",
+        "audio s",
+        "compute s",
+        "RTF",
+        "encode s",
+        "decode s",
+        "WER en",
+        "CER zh",
+        "CPU/wall"
+    );
+    let phase = |t: &Totals| t.encode_seconds.map(|e| (e, t.seconds - e));
+    for (name, t) in [
+        ("podwise (candle)", &podwise),
+        ("whisper.cpp", &whisper_cpp),
+    ] {
+        let (encode, decode) = phase(t).map_or(("n/a".to_owned(), "n/a".to_owned()), |(e, d)| {
+            (format!("{e:.2}"), format!("{d:.2}"))
+        });
+        println!(
+            "{name:<18} {audio:>7.1} {:>9.2} {:>6.3} {encode:>8} {decode:>8} {:>6.1}% {:>6.1}% {:>8.2}",
+            t.seconds,
+            t.seconds / audio,
+            t.english.rate() * 100.0,
+            t.mandarin.rate() * 100.0,
+            t.cpu_seconds / t.wall_seconds
+        );
+    }
+    println!();
+    let ratio = podwise.seconds / whisper_cpp.seconds;
+    if let (Some((oe, od)), Some((ce, cd))) = (phase(&podwise), phase(&whisper_cpp)) {
+        println!(
+            "time podwise / whisper.cpp: {ratio:.2} (encoder {:.2}, decoder {:.2})",
+            oe / ce,
+            od / cd
+        );
+    } else {
+        println!("time podwise / whisper.cpp: {ratio:.2}");
+    }
+    let (ours_wer, cpp_wer) = (podwise.english.rate(), whisper_cpp.english.rate());
+    let met = ratio <= TARGET_RATIO && ours_wer <= cpp_wer;
+    println!(
+        "target (time <= {TARGET_RATIO:.2}x whisper.cpp's, English WER <= whisper.cpp's): {} \
+         (time {ratio:.2}x, WER {:.1}% vs {:.1}%)",
+        if met { "met" } else { "NOT met" },
+        ours_wer * 100.0,
+        cpp_wer * 100.0
+    );
+}
