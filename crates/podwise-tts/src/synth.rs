@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use futures_util::StreamExt as _;
 use futures_util::stream::{self, BoxStream};
 use podwise_common::ServiceError;
+use podwise_common::stores::objects::ObjectKey;
 use tokio::sync::mpsc;
 
 use crate::audio::Pcm;
@@ -134,31 +135,20 @@ impl Synthesizer {
         let options = self.options;
         tokio::task::spawn_blocking(move || make(&request, options, &sender));
 
-        let store = self.cache.clone().zip(key);
-        let mut made = Pcm::empty(0);
-        let mut first = true;
-        let pieces = stream::unfold(receiver, |mut receiver| async move {
-            receiver.recv().await.map(|piece| (piece, receiver))
-        })
-        .map(move |piece| {
-            // The permit lives as long as the stream: a slow reader keeps its place.
-            let _held = &permit;
+        let made = Made {
+            receiver,
+            voice,
+            started,
+            store: self.cache.clone().zip(key),
+            audio: Pcm::empty(0),
+            _permit: permit,
+        };
+        let pieces = stream::unfold(made, |mut made| async move {
+            let piece = made.receiver.recv().await?;
             if let Ok(piece) = &piece {
-                if first {
-                    observe::first_audio(&voice, started.elapsed());
-                    made.rate = piece.pcm.rate;
-                    first = false;
-                }
-                made.samples.extend_from_slice(&piece.pcm.samples);
-                if piece.last {
-                    observe::synthesised(&voice, started.elapsed(), made.seconds());
-                    if let Some((cache, key)) = store.clone() {
-                        let whole = std::mem::replace(&mut made, Pcm::empty(0));
-                        tokio::spawn(async move { cache.put(&key, &whole).await });
-                    }
-                }
+                made.record(piece).await;
             }
-            piece
+            Some((piece, made))
         })
         .boxed();
         Ok(Audio {
@@ -177,6 +167,35 @@ impl Synthesizer {
             )));
         }
         Ok(permit)
+    }
+}
+
+/// The receiving end of a synthesis: gathers what passes, for the metrics and the cache.
+struct Made {
+    receiver: mpsc::Receiver<Result<Piece, ServiceError>>,
+    voice: String,
+    started: Instant,
+    store: Option<(Cache, ObjectKey)>,
+    audio: Pcm,
+    /// The place at the gate lives as long as the stream: a slow reader keeps it.
+    _permit: Permit,
+}
+
+impl Made {
+    async fn record(&mut self, piece: &Piece) {
+        if self.audio.samples.is_empty() && self.audio.rate == 0 {
+            observe::first_audio(&self.voice, self.started.elapsed());
+            self.audio.rate = piece.pcm.rate;
+        }
+        self.audio.samples.extend_from_slice(&piece.pcm.samples);
+        if piece.last {
+            observe::synthesised(&self.voice, self.started.elapsed(), self.audio.seconds());
+            // Stored before the last piece goes out, so a repeat asked right after the
+            // answer is a hit.
+            if let Some((cache, key)) = &self.store {
+                cache.put(key, &self.audio).await;
+            }
+        }
     }
 }
 

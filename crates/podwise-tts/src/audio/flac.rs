@@ -32,9 +32,7 @@ mod tests {
 
     #[test]
     fn a_tone_encodes_to_a_flac_stream_smaller_than_its_wav() {
-        let samples = (0..22_050)
-            .map(|n| (0.3 * (n as f32 * 0.05).sin()))
-            .collect();
+        let samples = (0..22_050).map(|n| 0.3 * (n as f32 * 0.05).sin()).collect();
         let pcm = Pcm {
             samples,
             rate: 22_050,

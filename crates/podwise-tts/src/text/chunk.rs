@@ -141,8 +141,10 @@ fn continues_after_full_stop(
     let lower = word.to_lowercase();
     let letters = word.chars().filter(|c| c.is_alphabetic()).count();
     let abbreviation = ABBREVIATIONS.contains(&lower.as_str())
-        // "e.g", "U.S", "a.m": dotted abbreviations.
-        || (word.contains('.') && letters <= 4)
+        // "e.g", "U.S", "a.m": dotted abbreviations (not "3.5", a number).
+        || (word.contains('.')
+            && (1..=4).contains(&letters)
+            && word.chars().all(|c| c.is_alphabetic() || c == '.'))
         // "J. K. Rowling": a single capital is an initial.
         || (letters == 1 && word.chars().all(char::is_uppercase));
     let next = text[chars.get(after).map_or(text.len(), |&(at, _)| at)..]
@@ -262,7 +264,8 @@ mod tests {
             [
                 "Dr. Smith paid 3.5 dollars, i.e. 1,000 cents. ",
                 "Then J. K. left! ",
-                "Why? e.g. this.",
+                "Why? ",
+                "e.g. this.",
             ]
         );
     }

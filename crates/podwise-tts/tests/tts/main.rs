@@ -6,5 +6,6 @@ mod cache;
 mod chunking;
 mod helpers;
 mod refusals;
+mod service;
 mod speech;
 mod streaming;
