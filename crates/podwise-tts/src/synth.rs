@@ -5,7 +5,7 @@
 //! then asks the [`Cache`]. On a miss the text is cut into sentences
 //! ([`crate::text::sentences`]) and each sentence into script runs, each run spoken by the
 //! voice's engine for its script, resampled to the rate asked for and joined; a pause
-//! separates sentences. The work runs on a blocking thread and hands pieces over a small
+//! separates sentences (half of one after a clause). The work runs on a blocking thread and hands pieces over a small
 //! channel, so a client that goes away stops it after the sentence in progress. When the
 //! last piece is out, the whole audio is put in the cache.
 
@@ -23,7 +23,7 @@ use crate::audio::Pcm;
 use crate::cache::Cache;
 use crate::engine::{EngineError, Prosody};
 use crate::observe;
-use crate::text::{self, Limits};
+use crate::text::{self, Ending, Limits};
 use crate::voices::Voice;
 
 /// What to say, checked (see `grpc::validate`): the text is cleaned and speakable, the
@@ -199,27 +199,36 @@ impl Made {
     }
 }
 
-/// Makes the audio sentence by sentence on this (blocking) thread, sending each piece;
-/// stops early when the receiver is gone or an engine fails.
+/// Makes the audio chunk by chunk on this (blocking) thread, sending each piece; stops
+/// early when the receiver is gone or an engine fails.
+///
+/// A chunk that ends a sentence is followed by the full pause, one that ends a clause by
+/// half of it; where a chunk was cut between words, the silence on both sides of the cut
+/// is trimmed so the words run on.
 fn make(request: &Request, options: Options, sender: &mpsc::Sender<Result<Piece, ServiceError>>) {
     let chunks: Vec<&str> = text::sentences(&request.text, options.limits)
         .into_iter()
         .filter(|chunk| text::speakable(chunk))
         .collect();
     let count = chunks.len();
+    let mut previous = Ending::Sentence;
     for (index, chunk) in chunks.into_iter().enumerate() {
+        let ending = text::ending(chunk);
+        let last = index + 1 == count;
         let piece = sentence(request, chunk).map(|mut pcm| {
+            pcm.trim_silence(
+                previous == Ending::Word,
+                ending == Ending::Word && !last,
+                JOIN_SILENCE_SECONDS,
+            );
+            let mut out = Pcm::empty(pcm.rate);
             if index > 0 {
-                let mut paused = Pcm::empty(pcm.rate);
-                paused.append_silence(options.pause.as_secs_f64());
-                paused.samples.append(&mut pcm.samples);
-                pcm = paused;
+                out.append_silence(pause_after(previous, options.pause));
             }
-            Piece {
-                pcm,
-                last: index + 1 == count,
-            }
+            out.samples.append(&mut pcm.samples);
+            Piece { pcm: out, last }
         });
+        previous = ending;
         let failed = piece.is_err();
         let piece = piece.map_err(|error| {
             tracing::error!(voice = %request.voice.id, %error, "synthesis failed");
@@ -232,6 +241,16 @@ fn make(request: &Request, options: Options, sender: &mpsc::Sender<Result<Piece,
         if failed {
             return;
         }
+    }
+}
+
+/// The silence put after a chunk that ends as `ending`, in seconds, `pause` being the one
+/// between sentences.
+pub fn pause_after(ending: Ending, pause: Duration) -> f64 {
+    match ending {
+        Ending::Sentence => pause.as_secs_f64(),
+        Ending::Clause => pause.as_secs_f64() / 2.0,
+        Ending::Word => 0.0,
     }
 }
 

@@ -5,7 +5,7 @@
 pub mod chunk;
 pub mod script;
 
-pub use chunk::{Limits, sentences};
+pub use chunk::{Ending, Limits, ending, sentences};
 pub use script::{Run, Script, dominant_script, runs};
 
 /// `text` with control characters (a NUL, an escape) turned into spaces: they mean

@@ -36,7 +36,9 @@ pub fn clause_marks(text: &str) -> Vec<char> {
 
 /// One phoneme string for the clauses espeak-ng returned, with their punctuation: each
 /// clause's mark where espeak-ng split where `text` says it would, otherwise the clauses
-/// joined by spaces and the text's final mark (or a full stop) at the end.
+/// joined by spaces and the text's final mark at the end. A text that ends without a
+/// mark (a chunk cut between words) gets none, as Piper does, so its last word is not
+/// said as the end of a sentence.
 pub fn with_punctuation(clauses: &[String], text: &str) -> String {
     let marks = clause_marks(text);
     let ends_with_mark = text
@@ -48,7 +50,9 @@ pub fn with_punctuation(clauses: &[String], text: &str) -> String {
     if clauses.len() == expected {
         for (i, clause) in clauses.iter().enumerate() {
             out.push_str(clause);
-            out.push(marks.get(i).copied().unwrap_or('.'));
+            if let Some(&mark) = marks.get(i) {
+                out.push(mark);
+            }
             if i + 1 < clauses.len() {
                 out.push(' ');
             }
@@ -135,6 +139,8 @@ mod tests {
         let joined = with_punctuation(&lines(&["ə", "b", "c", "d"]), "One, two.");
 
         assert_eq!(joined, "ə b c d.");
+        let unfinished = with_punctuation(&lines(&["wˈɛlkʌm bˈæk"]), "Welcome back ");
+        assert_eq!(unfinished, "wˈɛlkʌm bˈæk");
     }
 
     #[test]

@@ -28,13 +28,41 @@ pub struct Limits {
 }
 
 impl Default for Limits {
-    /// A first chunk of a short clause (about a second of speech), then sentences of up to
-    /// a long paragraph line.
+    /// A first chunk of two or three words (about a second of speech, which the English
+    /// voice makes in about 150 ms), then sentences of up to a long paragraph line.
     fn default() -> Self {
         Self {
-            first: 40,
+            first: 16,
             max: 240,
         }
+    }
+}
+
+/// How a chunk ends, which decides the pause after it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ending {
+    /// At the end of a sentence (or a line).
+    Sentence,
+    /// After a clause mark inside a sentence.
+    Clause,
+    /// Between two words or characters of one clause.
+    Word,
+}
+
+/// How `chunk`, as [`sentences`] cut it, ends.
+pub fn ending(chunk: &str) -> Ending {
+    if chunk.ends_with('\n') {
+        return Ending::Sentence;
+    }
+    let last = chunk
+        .trim_end()
+        .trim_end_matches(CLOSERS)
+        .chars()
+        .next_back();
+    match last {
+        Some(c) if CJK_ENDERS.contains(&c) || ASCII_ENDERS.contains(&c) => Ending::Sentence,
+        Some(c) if CLAUSE_MARKS.contains(&c) => Ending::Clause,
+        _ => Ending::Word,
     }
 }
 
@@ -159,6 +187,8 @@ fn continues_after_full_stop(
 enum Place {
     /// Anywhere that splits neither a grapheme nor a number.
     Anywhere,
+    /// After a space that follows a short word ("to", "the"), which belongs with the next.
+    WeakSpace,
     /// Between two Chinese characters.
     Han,
     /// After a run of spaces.
@@ -178,14 +208,20 @@ fn cut(piece: &str, limit: usize) -> Option<usize> {
         .map_or(0, |(at, _)| at)
         .max(1);
     let places = places(piece);
-    let best_before = [Place::Clause, Place::Space, Place::Han, Place::Anywhere]
-        .into_iter()
-        .find_map(|kind| {
-            places
-                .iter()
-                .rev()
-                .find(|&&(at, place)| place == kind && at <= limit_at && at >= floor)
-        });
+    let best_before = [
+        Place::Clause,
+        Place::Space,
+        Place::Han,
+        Place::WeakSpace,
+        Place::Anywhere,
+    ]
+    .into_iter()
+    .find_map(|kind| {
+        places
+            .iter()
+            .rev()
+            .find(|&&(at, place)| place == kind && at <= limit_at && at >= floor)
+    });
     best_before
         .or_else(|| places.iter().find(|&&(at, _)| at > limit_at))
         .map(|&(at, _)| at)
@@ -208,7 +244,13 @@ fn places(piece: &str) -> Vec<(usize, Place)> {
                 .rev()
                 .find(|&&(_, c)| !c.is_whitespace())
                 .is_some_and(|&(_, c)| CLAUSE_MARKS.contains(&c));
-            if mark { Place::Clause } else { Place::Space }
+            if mark {
+                Place::Clause
+            } else if short_word_before(&chars[..i]) {
+                Place::WeakSpace
+            } else {
+                Place::Space
+            }
         } else if CLAUSE_MARKS.contains(&before) && !before.is_ascii() && !c.is_whitespace() {
             // A full-width clause mark needs no space after it.
             Place::Clause
@@ -223,6 +265,18 @@ fn places(piece: &str) -> Vec<(usize, Place)> {
         found.push((at, place));
     }
     found
+}
+
+/// Whether the word before the trailing spaces of `chars` has three letters or fewer:
+/// "to", "the", "a" lean on the word after them.
+fn short_word_before(chars: &[(usize, char)]) -> bool {
+    let word = chars
+        .iter()
+        .rev()
+        .skip_while(|(_, c)| c.is_whitespace())
+        .take_while(|(_, c)| !c.is_whitespace())
+        .count();
+    word <= 3
 }
 
 /// Whether cutting before `chars[i]` keeps graphemes and numbers whole.
@@ -282,6 +336,26 @@ mod tests {
                 "走吧"
             ]
         );
+    }
+
+    #[test]
+    fn each_chunk_says_how_it_ends() {
+        assert_eq!(ending("Hello there. "), Ending::Sentence);
+        assert_eq!(ending("他說：「好。」"), Ending::Sentence);
+        assert_eq!(ending("Title\n"), Ending::Sentence);
+        assert_eq!(ending("Welcome back, "), Ending::Clause);
+        assert_eq!(ending("今天，"), Ending::Clause);
+        assert_eq!(ending("Welcome back "), Ending::Word);
+    }
+
+    #[test]
+    fn a_first_chunk_cut_between_words_does_not_end_on_a_short_word() {
+        let text = "Welcome back to Podwise, the show about podcasts.";
+
+        let chunks = sentences(text, Limits::default());
+
+        assert_eq!(chunks[0], "Welcome back ");
+        assert_eq!(chunks[1], "to Podwise, the show about podcasts.");
     }
 
     #[test]
