@@ -48,6 +48,9 @@ struct Run {
     speech_seconds: f64,
 }
 
+/// Makes one measured run.
+type Measure<'a> = dyn Fn() -> anyhow::Result<Run> + 'a;
+
 impl Run {
     fn rtf(&self) -> f64 {
         self.total.as_secs_f64() / self.speech_seconds
@@ -158,7 +161,7 @@ fn main() -> anyhow::Result<()> {
         "{:<9} {:<38} {:>6} {:>10} {:>10} {:>9}",
         "text", "path", "RTF", "first ms", "total ms", "speech s"
     );
-    let rows: [(&str, &str, &dyn Fn() -> anyhow::Result<Run>); 4] = [
+    let rows: [(&str, &str, &Measure<'_>); 4] = [
         ("English", "service (joe, sentence by sentence)", &|| {
             service("joe", ENGLISH)
         }),
