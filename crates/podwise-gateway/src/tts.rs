@@ -75,21 +75,17 @@ pub(crate) async fn relay(
         .insert_header(("X-Podwise-Cached", first.cached.to_string()))
         .insert_header(("X-Podwise-Sample-Rate", first.sample_rate_hz.to_string()))
         .insert_header((header::CACHE_CONTROL, "no-store"));
-    let done = first.last;
-    let rest = stream::unfold((upstream, done), |(mut upstream, done)| async move {
-        if done {
-            return None;
-        }
+    // Read to the stream's own end (not just its `last` chunk), so the service sees a
+    // finished call rather than a cancelled one.
+    let rest = stream::unfold(Some(upstream), |upstream| async move {
+        let mut upstream = upstream?;
         match upstream.message().await {
-            Ok(Some(chunk)) => {
-                let last = chunk.last;
-                Some((Ok(Bytes::from(chunk.data)), (upstream, last)))
-            }
+            Ok(Some(chunk)) => Some((Ok(Bytes::from(chunk.data)), Some(upstream))),
             Ok(None) => None,
             Err(status) => {
                 tracing::warn!(error = %status, "speech stream failed after it started");
                 let error = actix_web::error::ErrorBadGateway("the speech stream broke off");
-                Some((Err(error), (upstream, true)))
+                Some((Err(error), None))
             }
         }
     });

@@ -230,9 +230,10 @@ fn make(request: &Request, options: Options, sender: &mpsc::Sender<Result<Piece,
         });
         previous = ending;
         let failed = piece.is_err();
+        // Logged once, where the error becomes a gRPC status, with this detail.
         let piece = piece.map_err(|error| {
-            tracing::error!(voice = %request.voice.id, %error, "synthesis failed");
-            ServiceError::Internal(anyhow::anyhow!("synthesis failed: {error}"))
+            let voice = &request.voice.id;
+            ServiceError::Internal(anyhow::anyhow!("synthesis with {voice} failed: {error}"))
         });
         if sender.blocking_send(piece).is_err() {
             tracing::debug!(voice = %request.voice.id, "client left; synthesis stopped");

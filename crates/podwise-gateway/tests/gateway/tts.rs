@@ -4,20 +4,19 @@
 
 mod double;
 
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use podwise_common::CancellationToken;
 use podwise_common::ServiceError;
 use podwise_common::server::ServiceServer;
-use podwise_common::testing::{RunningService, settings_with, spawn};
+use podwise_common::testing::{RunningService, settings_with};
 use podwise_proto::tts::v1::tts_service_server::TtsServiceServer;
 use podwise_proto::tts::v1::{AudioChunk, AudioFormat, SynthesizeRequest};
 use serde_json::{Value, json};
 
 use self::double::ScriptedTts;
-use crate::openai::start_gateway;
+use crate::openai::{spawn_stand_in, start_gateway, start_gateway_before};
 
 /// The gateway in front of a scripted TTS service.
 struct Speech {
@@ -44,17 +43,11 @@ impl Speech {
             refusal,
             seen: seen.clone(),
         };
-        let loopback: SocketAddr = "127.0.0.1:0".parse().expect("loopback address");
-        let bound = ServiceServer::new("tts", Duration::from_secs(1))
-            .grpc(TtsServiceServer::new(double))
-            .bind(loopback)
-            .await
-            .expect("bind the stand-in TTS service");
-        let tts = spawn(bound);
-        let url = format!("http://{}", tts.addr);
-        let mut pairs = vec![("TTS_URL", url.as_str())];
-        pairs.extend_from_slice(extra);
-        let (base, shutdown, gateway) = start_gateway(&settings_with(&pairs)).await;
+        let tts = spawn_stand_in(
+            ServiceServer::new("tts", Duration::from_secs(1)).grpc(TtsServiceServer::new(double)),
+        )
+        .await;
+        let (base, shutdown, gateway) = start_gateway_before(&tts, "TTS_URL", extra).await;
         Self {
             base,
             seen,

@@ -13,6 +13,8 @@ use podwise_tts::text::Script;
 use podwise_tts::voices::{Catalogue, Voice};
 use tonic::transport::Channel;
 
+use crate::helpers;
+
 /// A tone whose length follows the text, counting how often it is asked.
 #[derive(Debug, Default)]
 pub struct CountingEngine {
@@ -79,12 +81,9 @@ pub async fn start_counting(
     (service, client, engine)
 }
 
+/// A request for `text` in the stand-in's voice.
 fn ask(text: &str) -> SynthesizeRequest {
-    SynthesizeRequest {
-        text: text.to_owned(),
-        voice: "tone".to_owned(),
-        ..SynthesizeRequest::default()
-    }
+    helpers::ask(text, "tone")
 }
 
 #[tokio::test]

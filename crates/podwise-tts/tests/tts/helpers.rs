@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use podwise_common::testing::{RunningService, channel, settings_with, spawn};
+use podwise_proto::tts::v1::SynthesizeRequest;
 use podwise_proto::tts::v1::tts_service_client::TtsServiceClient;
 use podwise_tts::audio::{Pcm, wav};
 use tonic::transport::Channel;
@@ -29,6 +30,15 @@ pub async fn start(extra: &[(&str, &str)]) -> (RunningService, TtsServiceClient<
     let client =
         TtsServiceClient::new(channel(service.addr)).max_decoding_message_size(64 * 1024 * 1024);
     (service, client)
+}
+
+/// A request for `text` in `voice`, everything else left to the service.
+pub fn ask(text: &str, voice: &str) -> SynthesizeRequest {
+    SynthesizeRequest {
+        text: text.to_owned(),
+        voice: voice.to_owned(),
+        ..SynthesizeRequest::default()
+    }
 }
 
 /// Reads a WAV answer, failing the test when it is not one.

@@ -8,13 +8,11 @@ use podwise_proto::tts::v1::{AudioFormat, SynthesizeRequest};
 use tonic::Code;
 
 use crate::cache::start_counting;
+use crate::helpers;
 
+/// A request for `text` in the stand-in's voice.
 fn ask(text: &str) -> SynthesizeRequest {
-    SynthesizeRequest {
-        text: text.to_owned(),
-        voice: "tone".to_owned(),
-        ..SynthesizeRequest::default()
-    }
+    helpers::ask(text, "tone")
 }
 
 #[tokio::test]

@@ -1,9 +1,9 @@
 //! Whole answers from the real voices: valid WAV at the stated rate, as long as the text
 //! takes to say, and not silence.
 
-use podwise_proto::tts::v1::{AudioFormat, ListVoicesRequest, SynthesizeRequest};
+use podwise_proto::tts::v1::{AudioFormat, ListVoicesRequest};
 
-use crate::helpers::{assert_plausible_speech, read_wav, start};
+use crate::helpers::{ask, assert_plausible_speech, read_wav, start};
 
 /// English speech runs at about 2.5 words a second; allow a wide margin either side.
 const ENGLISH_WORDS_PER_SECOND: (f64, f64) = (1.5, 4.5);
@@ -12,14 +12,6 @@ const CHINESE_CHARACTERS_PER_SECOND: (f64, f64) = (2.0, 8.0);
 
 const ENGLISH: &str = "Welcome to Podwise. Today we talk about podcasts, search and speech.";
 const CHINESE: &str = "歡迎收聽今天的節目。我們來聊聊臺灣的咖啡文化。";
-
-fn ask(text: &str, voice: &str) -> SynthesizeRequest {
-    SynthesizeRequest {
-        text: text.to_owned(),
-        voice: voice.to_owned(),
-        ..SynthesizeRequest::default()
-    }
-}
 
 #[tokio::test]
 async fn joe_speaks_english_as_wav_of_plausible_length_at_22050_hz() {
