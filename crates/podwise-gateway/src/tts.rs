@@ -146,7 +146,7 @@ pub(crate) async fn synthesize(
         Some(Speed::Text(text)) => parse_speed(&text)?,
     };
     let request = SynthesizeRequest {
-        text: body.text,
+        text: body.text.into_bytes(),
         voice: body.voice.unwrap_or_default(),
         speed,
         pitch: body.pitch.unwrap_or(0.0),

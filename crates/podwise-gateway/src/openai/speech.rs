@@ -90,7 +90,7 @@ pub(crate) async fn speech(
         other => other,
     })?;
     let request = SynthesizeRequest {
-        text: body.input,
+        text: body.input.into_bytes(),
         voice,
         speed: body.speed.unwrap_or(1.0),
         format: format.into(),

@@ -33,7 +33,16 @@ pub(crate) fn request(
         ServiceError::InvalidArgument(message)
     };
 
-    let cleaned = text::clean(&request.text);
+    let raw = std::str::from_utf8(&request.text).map_err(|e| {
+        refuse(
+            "not_utf8",
+            format!(
+                "text is not UTF-8 (invalid byte at offset {})",
+                e.valid_up_to()
+            ),
+        )
+    })?;
+    let cleaned = text::clean(raw);
     if cleaned.trim().is_empty() {
         return Err(refuse("empty_text", "text is empty".to_owned()));
     }

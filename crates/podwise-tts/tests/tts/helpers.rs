@@ -35,7 +35,7 @@ pub async fn start(extra: &[(&str, &str)]) -> (RunningService, TtsServiceClient<
 /// A request for `text` in `voice`, everything else left to the service.
 pub fn ask(text: &str, voice: &str) -> SynthesizeRequest {
     SynthesizeRequest {
-        text: text.to_owned(),
+        text: text.into(),
         voice: voice.to_owned(),
         ..SynthesizeRequest::default()
     }

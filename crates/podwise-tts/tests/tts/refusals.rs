@@ -21,6 +21,13 @@ async fn each_bad_request_is_refused_with_its_reason() {
     let long = "字".repeat(51);
     let cases: Vec<(SynthesizeRequest, &str)> = vec![
         (ask(""), "text is empty"),
+        (
+            SynthesizeRequest {
+                text: b"caf\xc3 ok".to_vec(),
+                ..ask("")
+            },
+            "not UTF-8 (invalid byte at offset 3)",
+        ),
         (ask(" \n\t "), "text is empty"),
         (ask("…！？ ..."), "no letters"),
         (ask(&long), "51 characters long; at most 50"),

@@ -19,7 +19,7 @@ async fn the_service_answers_health_ready_metrics_and_grpc_health() {
 async fn a_synthesis_shows_in_the_tts_metrics() {
     let (service, mut client) = start(&[]).await;
     let request = SynthesizeRequest {
-        text: "Metrics, please.".to_owned(),
+        text: "Metrics, please.".into(),
         ..SynthesizeRequest::default()
     };
 

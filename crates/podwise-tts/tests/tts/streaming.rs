@@ -38,7 +38,7 @@ async fn collect(
 async fn a_wav_stream_sends_a_chunk_per_sentence_behind_a_streaming_header() {
     let (service, mut client) = start(&[("PODWISE_TTS_CACHE", "false")]).await;
     let request = SynthesizeRequest {
-        text: PARAGRAPH.to_owned(),
+        text: PARAGRAPH.into(),
         voice: "joe".to_owned(),
         ..SynthesizeRequest::default()
     };
@@ -79,7 +79,7 @@ async fn a_wav_stream_sends_a_chunk_per_sentence_behind_a_streaming_header() {
 async fn the_first_audio_of_a_long_english_text_comes_before_the_rest_is_made() {
     let (service, mut client) = start(&[("PODWISE_TTS_CACHE", "false")]).await;
     let request = SynthesizeRequest {
-        text: PARAGRAPH.repeat(3),
+        text: PARAGRAPH.repeat(3).into_bytes(),
         voice: "joe".to_owned(),
         ..SynthesizeRequest::default()
     };
@@ -101,7 +101,7 @@ async fn the_first_audio_of_a_long_english_text_comes_before_the_rest_is_made() 
 async fn a_pcm_stream_is_bare_samples_at_the_rate_asked_for() {
     let (service, mut client) = start(&[("PODWISE_TTS_CACHE", "false")]).await;
     let request = SynthesizeRequest {
-        text: "第一句。第二句。".to_owned(),
+        text: "第一句。第二句。".into(),
         voice: "podrino".to_owned(),
         sample_rate_hz: 16_000,
         format: AudioFormat::Pcm.into(),
