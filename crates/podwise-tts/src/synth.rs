@@ -5,9 +5,10 @@
 //! then asks the [`Cache`]. On a miss the text is cut into sentences
 //! ([`crate::text::sentences`]) and each sentence into script runs, each run spoken by the
 //! voice's engine for its script, resampled to the rate asked for and joined; a pause
-//! separates sentences (half of one after a clause). The work runs on a blocking thread and hands pieces over a small
-//! channel, so a client that goes away stops it after the sentence in progress. When the
-//! last piece is out, the whole audio is put in the cache.
+//! separates sentences (half of one after a clause). The work runs on a blocking thread
+//! and hands pieces over a small channel, so a client that goes away stops it after the
+//! sentence in progress. Before the last piece goes out, the whole audio is put in the
+//! cache.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
