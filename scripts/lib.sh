@@ -33,3 +33,26 @@ pid_is_ours() {
     [[ -r /proc/$pid/cmdline ]] || return 1
     tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q 'podwise-'
 }
+
+# Installs the Debian package of each missing program, given as PROGRAM=PACKAGE pairs
+# after a first word that says what needs them. Does nothing (and needs no network) when
+# all are on the PATH; installing needs root.
+ensure_programs() {
+    local why=$1 pair missing=()
+    shift
+    for pair in "$@"; do
+        command -v "${pair%%=*}" >/dev/null || missing+=("${pair#*=}")
+    done
+    ((${#missing[@]} == 0)) && return 0
+    if ((EUID != 0)); then
+        die "${missing[*]} missing; installing needs root: sudo $0, or apt-get install ${missing[*]}"
+    fi
+    say "installing ${missing[*]} ($why)"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+        "${missing[@]}" >/dev/null
+    for pair in "$@"; do
+        command -v "${pair%%=*}" >/dev/null || die "${pair%%=*} is still missing after installing it"
+    done
+    say "installed ${missing[*]}"
+}

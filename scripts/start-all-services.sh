@@ -56,6 +56,9 @@ fi
 
 # The model services load their models at start-up; fetching is quick once they are there.
 "$PODWISE_ROOT/scripts/fetch-models.sh"
+# The TTS service runs espeak-ng (GPL, so it is a separate program, never linked in).
+ensure_programs "the TTS service speaks Mandarin and phonemises English with it" \
+    "${PODWISE_TTS_ESPEAK:-espeak-ng}=espeak-ng"
 
 if [[ -n $profile_flag ]]; then
     export PODWISE_PROFILE=$profile_flag

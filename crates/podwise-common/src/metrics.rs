@@ -17,6 +17,12 @@ pub const TOKENS_PER_SECOND_BUCKETS: &[f64] = &[
     1.0, 2.5, 5.0, 10.0, 20.0, 35.0, 50.0, 75.0, 100.0, 150.0, 250.0, 500.0,
 ];
 
+/// Real-time factor buckets (seconds of compute per second of audio made or heard): below
+/// 1 is faster than real time.
+pub const REAL_TIME_FACTOR_BUCKETS: &[f64] = &[
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 5.0,
+];
+
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 
 /// Installs the recorder on first use and returns the handle that renders it.
@@ -31,6 +37,11 @@ pub fn handle() -> &'static PrometheusHandle {
             .set_buckets_for_metric(
                 Matcher::Suffix("_tokens_per_second".to_owned()),
                 TOKENS_PER_SECOND_BUCKETS,
+            )
+            .expect("the bucket list is not empty")
+            .set_buckets_for_metric(
+                Matcher::Suffix("_real_time_factor".to_owned()),
+                REAL_TIME_FACTOR_BUCKETS,
             )
             .expect("the bucket list is not empty");
         let recorder = builder.build_recorder();

@@ -39,6 +39,7 @@ pub struct Settings {
     pub llm: LlmSettings,
     pub whisper: WhisperSettings,
     pub stt: SttSettings,
+    pub tts: TtsSettings,
 }
 
 impl Settings {
@@ -408,6 +409,26 @@ pub struct SttSettings {
     pub max_upload_bytes: usize,
     /// The longest recording transcribed, in seconds.
     pub max_audio_seconds: u32,
+}
+
+/// How much text the TTS service takes, where its engines are, and how it shares the CPU.
+#[derive(Debug, Clone)]
+pub struct TtsSettings {
+    /// The longest text one request may carry, in characters (Unicode scalar values).
+    pub max_chars: usize,
+    /// Threads the neural English voice computes with.
+    pub threads: usize,
+    /// Syntheses that may be in progress or waiting at once before more get 503.
+    pub queue_depth: usize,
+    /// The espeak-ng program: a name looked up on the `PATH`, or a path.
+    pub espeak_program: String,
+    /// The ONNX Runtime library (`libonnxruntime.so.*`) the English voice runs on; unset,
+    /// the one `scripts/fetch-models.sh` places under `<model_dir>/onnxruntime/`.
+    pub onnxruntime_library: Option<PathBuf>,
+    /// Keep synthesised audio in the object store and answer repeats from there.
+    pub cache: bool,
+    /// The silence put between two sentences.
+    pub sentence_pause: Duration,
 }
 
 /// One setting that could not be accepted.

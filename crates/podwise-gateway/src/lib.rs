@@ -4,17 +4,20 @@
 //! module wires the pieces: [`routes`] lists every route, [`upstreams`] holds the gRPC
 //! clients, [`probes`] answers `/health`, `/ready` and `/metrics`, [`observe`] gives each
 //! request an id, a span and metrics, [`objects`] serves the embedded object store's
-//! signed URLs, [`openai`] relays the OpenAI-compatible routes to the LLM and STT
-//! services, [`speech`] serves the product API's transcription from an [`upload`], and
-//! [`api_error`] turns every failure into one JSON shape.
+//! signed URLs, [`openai`] relays the OpenAI-compatible routes to the LLM, STT and TTS
+//! services, [`speech`] serves the product API's transcription from an [`upload`],
+//! [`tts`] its speech synthesis from a [`json_body`], and [`api_error`] turns every
+//! failure into one JSON shape.
 
 pub mod api_error;
+mod json_body;
 mod objects;
 pub mod observe;
 mod openai;
 mod probes;
 mod routes;
 mod speech;
+mod tts;
 mod upload;
 pub mod upstreams;
 

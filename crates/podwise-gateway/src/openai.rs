@@ -1,6 +1,7 @@
 //! The OpenAI-compatible routes: `POST /v1/chat/completions`, `POST /v1/embeddings` and
 //! `GET /v1/models`, relayed to the LLM service over gRPC, and
-//! `POST /v1/audio/transcriptions`, relayed to the STT service.
+//! `POST /v1/audio/transcriptions`, relayed to the STT service, and `POST /v1/audio/speech`,
+//! relayed to the TTS service.
 //!
 //! Each route reads the OpenAI request shape, refuses what Podwise cannot honour with a
 //! 400 that says why (rather than quietly answering something else), and writes the
@@ -10,6 +11,7 @@
 mod chat;
 mod embeddings;
 mod models;
+mod speech;
 mod transcriptions;
 
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -24,6 +26,7 @@ use crate::upstreams::grpc_request;
 pub(crate) use chat::chat_completions;
 pub(crate) use embeddings::embeddings;
 pub(crate) use models::models;
+pub(crate) use speech::speech;
 pub(crate) use transcriptions::transcriptions;
 
 /// The largest reply the gateway accepts from the LLM service. tonic's default of 4 MiB

@@ -8,7 +8,7 @@ use podwise_common::ServiceError;
 use podwise_common::stores::objects::SIGNED_OBJECT_PATH;
 
 use crate::api_error::ApiError;
-use crate::{AppState, objects, openai, probes, speech};
+use crate::{AppState, objects, openai, probes, speech, tts};
 
 pub(crate) fn configure(config: &mut web::ServiceConfig, state: &web::Data<AppState>) {
     let limit = state.settings.api.max_body_bytes;
@@ -50,6 +50,21 @@ pub(crate) fn configure(config: &mut web::ServiceConfig, state: &web::Data<AppSt
             "/api/v1/stt/transcribe",
             Method::POST,
             web::post().to(speech::transcribe),
+        ))
+        .service(only(
+            "/v1/audio/speech",
+            Method::POST,
+            web::post().to(openai::speech),
+        ))
+        .service(only(
+            "/api/v1/tts/synthesize",
+            Method::POST,
+            web::post().to(tts::synthesize),
+        ))
+        .service(only(
+            "/api/v1/tts/voices",
+            Method::GET,
+            web::get().to(tts::voices),
         ))
         .default_service(web::to(not_found));
 }

@@ -137,7 +137,8 @@ async fn collect(mut field: Field, total: &mut usize, limit: usize) -> Result<By
     Ok(bytes.freeze())
 }
 
-fn declared_length(request: &HttpRequest) -> Option<usize> {
+/// The `Content-Length` the client declared, when it sent a valid one.
+pub(crate) fn declared_length(request: &HttpRequest) -> Option<usize> {
     request
         .headers()
         .get(header::CONTENT_LENGTH)?

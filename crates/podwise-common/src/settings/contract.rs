@@ -95,6 +95,14 @@ pub const VARIABLES: &[(&str, &str)] = &[
     ("PODWISE_STT_QUEUE_DEPTH", "stt.queue_depth"),
     ("PODWISE_STT_MAX_UPLOAD_BYTES", "stt.max_upload_bytes"),
     ("PODWISE_STT_MAX_AUDIO_SECONDS", "stt.max_audio_seconds"),
+    ("PODWISE_TTS_MAX_CHARS", "tts.max_chars"),
+    ("PODWISE_TTS_THREADS", "tts.threads"),
+    ("PODWISE_TTS_QUEUE_DEPTH", "tts.queue_depth"),
+    ("PODWISE_TTS_ESPEAK", "tts.espeak_program"),
+    // The name ONNX Runtime's loaders use for the library's path.
+    ("ORT_DYLIB_PATH", "tts.onnxruntime_library"),
+    ("PODWISE_TTS_CACHE", "tts.cache"),
+    ("PODWISE_TTS_SENTENCE_PAUSE_MS", "tts.sentence_pause_ms"),
 ];
 
 /// Variables whose presence alone means "talk to the cluster's stores".

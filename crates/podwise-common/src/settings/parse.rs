@@ -243,6 +243,31 @@ pub(super) fn parse(sources: &Sources) -> Result<Settings, SettingsError> {
         }
     }
 
+    let tts = TtsSettings {
+        max_chars: p.number("PODWISE_TTS_MAX_CHARS", 5000usize),
+        threads: p.number("PODWISE_TTS_THREADS", 1usize),
+        queue_depth: p.number("PODWISE_TTS_QUEUE_DEPTH", 8usize),
+        espeak_program: p.string("PODWISE_TTS_ESPEAK", "espeak-ng"),
+        onnxruntime_library: p.optional("ORT_DYLIB_PATH").map(PathBuf::from),
+        cache: p.parsed("PODWISE_TTS_CACHE", true, parse_bool),
+        sentence_pause: Duration::from_millis(p.number("PODWISE_TTS_SENTENCE_PAUSE_MS", 200u64)),
+    };
+    for (variable, value) in [
+        ("PODWISE_TTS_MAX_CHARS", tts.max_chars),
+        ("PODWISE_TTS_THREADS", tts.threads),
+        ("PODWISE_TTS_QUEUE_DEPTH", tts.queue_depth),
+    ] {
+        if value == 0 {
+            p.problem(variable, "must be at least 1");
+        }
+    }
+    if tts.espeak_program.trim().is_empty() {
+        p.problem("PODWISE_TTS_ESPEAK", "must name the espeak-ng program");
+    }
+    if tts.sentence_pause > Duration::from_secs(5) {
+        p.problem("PODWISE_TTS_SENTENCE_PAUSE_MS", "must be at most 5000");
+    }
+
     if !p.problems.is_empty() {
         return Err(SettingsError {
             problems: p.problems,
@@ -266,6 +291,7 @@ pub(super) fn parse(sources: &Sources) -> Result<Settings, SettingsError> {
         llm,
         whisper,
         stt,
+        tts,
     })
 }
 

@@ -413,3 +413,33 @@ fn bad_llm_settings_are_all_reported_together() {
         ]
     );
 }
+
+#[test]
+fn the_tts_settings_default_to_5000_characters_and_the_fetched_runtime() {
+    let settings = load(&[]).expect("valid");
+    assert_eq!(settings.tts.max_chars, 5000);
+    assert_eq!(settings.tts.espeak_program, "espeak-ng");
+    assert_eq!(settings.tts.onnxruntime_library, None);
+    assert!(settings.tts.cache);
+    assert_eq!(settings.tts.sentence_pause, Duration::from_millis(200));
+}
+
+#[test]
+fn bad_tts_settings_are_all_reported_by_name() {
+    let error = load(&[
+        ("PODWISE_TTS_MAX_CHARS", "0"),
+        ("PODWISE_TTS_CACHE", "sometimes"),
+        ("PODWISE_TTS_SENTENCE_PAUSE_MS", "60000"),
+    ])
+    .expect_err("invalid");
+    let mut names = error.variables();
+    names.sort_unstable();
+    assert_eq!(
+        names,
+        [
+            "PODWISE_TTS_CACHE",
+            "PODWISE_TTS_MAX_CHARS",
+            "PODWISE_TTS_SENTENCE_PAUSE_MS"
+        ]
+    );
+}

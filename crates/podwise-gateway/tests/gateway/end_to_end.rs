@@ -1,5 +1,6 @@
 //! The whole system as an operator runs it: `scripts/start-all-services.sh` brings up the
-//! six binaries built by this test run, `curl` checks every port, and
+//! six binaries built by this test run, `curl` checks every port and asks the gateway for
+//! speech, and
 //! `scripts/stop-all-services.sh` stops them with SIGTERM.
 
 use std::path::{Path, PathBuf};
@@ -34,6 +35,30 @@ fn curl(url: &str) -> String {
         String::from_utf8_lossy(&output.stderr)
     );
     String::from_utf8(output.stdout).expect("utf-8")
+}
+
+/// The audio the gateway's OpenAI speech route answers for `body`, through the real TTS
+/// service and its voices.
+fn speech(port: u16, body: &str) -> Vec<u8> {
+    let output = Command::new("curl")
+        .args([
+            "-fsS",
+            "-m",
+            "30",
+            "-H",
+            "content-type: application/json",
+            "-d",
+            body,
+        ])
+        .arg(format!("http://localhost:{port}/v1/audio/speech"))
+        .output()
+        .expect("curl runs");
+    assert!(
+        output.status.success(),
+        "speech: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output.stdout
 }
 
 #[test]
@@ -97,6 +122,12 @@ fn the_start_script_brings_up_six_healthy_services_and_the_stop_script_drains_th
     let gateway_port = ports[0].2;
     let ready = curl(&format!("http://localhost:{gateway_port}/ready"));
     assert!(ready.contains("\"status\":\"ok\""), "{ready}");
+    let spoken = speech(gateway_port, r#"{"input": "我在 Google 工作。Hello!"}"#);
+    assert!(
+        spoken.starts_with(b"RIFF") && spoken.len() > 20_000,
+        "{} bytes of speech",
+        spoken.len()
+    );
 
     let stopped = stop();
     assert!(

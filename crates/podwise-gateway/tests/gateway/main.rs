@@ -6,3 +6,4 @@ mod objects;
 mod openai;
 mod ready;
 mod speech;
+mod tts;

@@ -45,13 +45,10 @@ impl OpenAi {
             script: Arc::new(script),
             seen: seen.clone(),
         };
-        let loopback: SocketAddr = "127.0.0.1:0".parse().expect("loopback address");
-        let bound = ServiceServer::new("llm", Duration::from_secs(1))
-            .grpc(LlmServiceServer::new(double))
-            .bind(loopback)
-            .await
-            .expect("bind the stand-in LLM service");
-        let llm = spawn(bound);
+        let llm = spawn_stand_in(
+            ServiceServer::new("llm", Duration::from_secs(1)).grpc(LlmServiceServer::new(double)),
+        )
+        .await;
 
         let scratch = tempfile::tempdir().expect("a scratch directory");
         let url = format!("http://{}", llm.addr);
@@ -100,6 +97,34 @@ fn settings(llm_url: &str, scratch: &tempfile::TempDir, extra: &[(&str, &str)]) 
     let mut pairs = vec![("LLM_URL", llm_url), ("PODWISE_DATA_DIR", data_dir)];
     pairs.extend_from_slice(extra);
     settings_with(&pairs)
+}
+
+/// Binds `server`, a stand-in for one service, on a free loopback port and runs it.
+pub(crate) async fn spawn_stand_in(server: ServiceServer) -> RunningService {
+    let loopback: SocketAddr = "127.0.0.1:0".parse().expect("loopback address");
+    spawn(
+        server
+            .bind(loopback)
+            .await
+            .expect("bind the stand-in service"),
+    )
+}
+
+/// The gateway in front of `stand_in`, whose URL goes in `url_variable` (`STT_URL`,
+/// `TTS_URL`), with `extra` settings on top.
+pub(crate) async fn start_gateway_before(
+    stand_in: &RunningService,
+    url_variable: &str,
+    extra: &[(&str, &str)],
+) -> (
+    String,
+    CancellationToken,
+    tokio::task::JoinHandle<anyhow::Result<()>>,
+) {
+    let url = format!("http://{}", stand_in.addr);
+    let mut pairs = vec![(url_variable, url.as_str())];
+    pairs.extend_from_slice(extra);
+    start_gateway(&settings_with(&pairs)).await
 }
 
 pub(crate) async fn start_gateway(

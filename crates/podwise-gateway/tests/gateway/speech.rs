@@ -4,21 +4,20 @@
 
 mod double;
 
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use podwise_common::CancellationToken;
 use podwise_common::ServiceError;
 use podwise_common::server::ServiceServer;
-use podwise_common::testing::{RunningService, settings_with, spawn};
+use podwise_common::testing::{RunningService, settings_with};
 use podwise_proto::common::v1::audio_input::Source;
 use podwise_proto::stt::v1::stt_service_server::SttServiceServer;
 use podwise_proto::stt::v1::{Segment, TranscribeRequest, TranscribeResponse, Word};
 use serde_json::{Value, json};
 
 use self::double::ScriptedStt;
-use crate::openai::start_gateway;
+use crate::openai::{spawn_stand_in, start_gateway, start_gateway_before};
 
 const BOUNDARY: &str = "podwise-test-boundary";
 
@@ -45,17 +44,11 @@ impl Speech {
             reply,
             seen: seen.clone(),
         };
-        let loopback: SocketAddr = "127.0.0.1:0".parse().expect("loopback address");
-        let bound = ServiceServer::new("stt", Duration::from_secs(1))
-            .grpc(SttServiceServer::new(double))
-            .bind(loopback)
-            .await
-            .expect("bind the stand-in STT service");
-        let stt = spawn(bound);
-        let url = format!("http://{}", stt.addr);
-        let mut pairs = vec![("STT_URL", url.as_str())];
-        pairs.extend_from_slice(extra);
-        let (base, shutdown, gateway) = start_gateway(&settings_with(&pairs)).await;
+        let stt = spawn_stand_in(
+            ServiceServer::new("stt", Duration::from_secs(1)).grpc(SttServiceServer::new(double)),
+        )
+        .await;
+        let (base, shutdown, gateway) = start_gateway_before(&stt, "STT_URL", extra).await;
         Self {
             base,
             seen,
