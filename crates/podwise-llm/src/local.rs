@@ -6,6 +6,7 @@
 //! answers `Busy`, which the router turns into a fallback or a 503.
 
 mod generate;
+mod metadata;
 mod model;
 mod pretokenize;
 mod template;

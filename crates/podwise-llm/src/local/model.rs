@@ -5,7 +5,6 @@
 //! or Q5_1; weights stored in those are requantized to Q8_0 once, in memory, while loading.
 //! For SmolLM2-135M that takes about a second and makes generation several times faster.
 
-use std::collections::HashMap;
 use std::fs::File;
 use std::io::{BufReader, Cursor, Read, Seek};
 use std::path::{Path, PathBuf};
@@ -14,6 +13,7 @@ use candle_core::quantized::{GgmlDType, QTensor, gguf_file};
 use candle_core::{Device, Tensor};
 use candle_transformers::models::{quantized_llama, quantized_qwen2};
 
+use super::metadata::Metadata;
 use super::pretokenize::Pretokenizer;
 use super::template::ChatTemplate;
 use super::tokenizer::Tokenizer;
@@ -202,56 +202,6 @@ fn requantize<R: Read + Seek>(
     let content = gguf_file::Content::read(&mut image)
         .map_err(|e| format!("cannot read the requantized image: {e}"))?;
     Ok((content, image))
-}
-
-/// Typed access to GGUF metadata with errors that name the key.
-struct Metadata<'c>(&'c HashMap<String, gguf_file::Value>);
-
-impl Metadata<'_> {
-    fn get(&self, key: &str) -> Result<&gguf_file::Value, String> {
-        self.0
-            .get(key)
-            .ok_or_else(|| format!("metadata {key} is missing"))
-    }
-
-    fn string(&self, key: &str) -> Result<String, String> {
-        self.get(key)?
-            .to_string()
-            .cloned()
-            .map_err(|e| format!("metadata {key}: {e}"))
-    }
-
-    fn u32(&self, key: &str) -> Result<u32, String> {
-        self.get(key)?
-            .to_u32()
-            .map_err(|e| format!("metadata {key}: {e}"))
-    }
-
-    fn strings(&self, key: &str) -> Result<Vec<String>, String> {
-        let values = self
-            .get(key)?
-            .to_vec()
-            .map_err(|e| format!("metadata {key}: {e}"))?;
-        values
-            .iter()
-            .map(|v| {
-                v.to_string()
-                    .cloned()
-                    .map_err(|e| format!("metadata {key}: {e}"))
-            })
-            .collect()
-    }
-
-    fn i32s(&self, key: &str) -> Result<Vec<i32>, String> {
-        let values = self
-            .get(key)?
-            .to_vec()
-            .map_err(|e| format!("metadata {key}: {e}"))?;
-        values
-            .iter()
-            .map(|v| v.to_i32().map_err(|e| format!("metadata {key}: {e}")))
-            .collect()
-    }
 }
 
 fn tokenizer_of(meta: &Metadata<'_>) -> Result<Tokenizer, String> {
