@@ -1,0 +1,414 @@
+//! Matrix-vector products over quantised GGUF weights: where local generation spends its
+//! time.
+//!
+//! Each weight matrix is repacked at load into tiles of eight rows by one block of 32
+//! columns ([`q4`], [`q8`]), laid out in the order the kernels read them, so one product
+//! is one sequential pass over memory. The activations are quantised once per product to
+//! int8 blocks ([`Activations`]) and meet the weights in integer multiply-adds: the eight
+//! rows of a tile sit in the eight 32-bit lanes of an AVX2 register, so their block scales
+//! apply with one vector multiply and no horizontal sums are needed. During prompt
+//! processing every tile, once loaded, serves all the prompt's tokens.
+//!
+//! Each format also has a scalar kernel that adds the same terms in the same order; builds
+//! without AVX2 run it, and the tests hold the vector kernels to it bit for bit.
+
+pub(crate) mod dense;
+pub(crate) mod q4;
+pub(crate) mod q8;
+
+use std::ops::Range;
+
+use rayon::prelude::*;
+
+use self::dense::DenseMatrix;
+use self::q4::Q4Matrix;
+use self::q8::Q8Matrix;
+
+/// Columns per quantisation block, in every GGUF format the kernels read.
+pub(crate) const BLOCK: usize = 32;
+
+/// Rows per tile: one per 32-bit lane of an AVX2 register.
+pub(crate) const GROUP: usize = 8;
+
+/// A weight matrix of `rows` outputs by `cols` inputs, in the layout its kernel reads.
+#[derive(Debug)]
+pub(crate) enum Matrix {
+    /// 4-bit weights with a scale and a minimum per block (GGUF Q4_1 and Q4_0).
+    Q4(Q4Matrix),
+    /// 8-bit weights with a scale per block (GGUF Q8_0, and formats requantised to it).
+    Q8(Q8Matrix),
+    /// Plain floats (GGUF F32 and F16).
+    Dense(DenseMatrix),
+}
+
+impl Matrix {
+    /// The number of outputs.
+    pub(crate) fn rows(&self) -> usize {
+        match self {
+            Self::Q4(m) => m.rows(),
+            Self::Q8(m) => m.rows(),
+            Self::Dense(m) => m.rows(),
+        }
+    }
+
+    /// The number of inputs.
+    pub(crate) fn cols(&self) -> usize {
+        match self {
+            Self::Q4(m) => m.cols(),
+            Self::Q8(m) => m.cols(),
+            Self::Dense(m) => m.cols(),
+        }
+    }
+
+    /// Writes row `row`, dequantised, into `out` (`cols` long): an embedding lookup.
+    pub(crate) fn row(&self, row: usize, out: &mut [f32]) {
+        match self {
+            Self::Q4(m) => m.row(row, out),
+            Self::Q8(m) => m.row(row, out),
+            Self::Dense(m) => m.row(row, out),
+        }
+    }
+
+    /// The same matrix dequantised to floats: the exact arithmetic tests compare with.
+    #[cfg(test)]
+    pub(crate) fn dequantized(&self) -> Self {
+        let (rows, cols) = (self.rows(), self.cols());
+        let mut values = vec![0.0; rows * cols];
+        for (r, row) in values.chunks_exact_mut(cols).enumerate() {
+            self.row(r, row);
+        }
+        Self::Dense(DenseMatrix::new(values, rows, cols))
+    }
+
+    /// Multiplies the matrix by each token's input: `x` holds the tokens' inputs one after
+    /// another and `acts` the same inputs quantised, and the products go to `out`.
+    ///
+    /// The rows are split over the threads of the current rayon pool.
+    pub(crate) fn matmul(&self, x: &[f32], acts: &Activations, mut out: Output<'_>) {
+        debug_assert_eq!(x.len(), acts.tokens * self.cols());
+        let groups = self.rows().div_ceil(GROUP);
+        let threads = rayon::current_num_threads().min(groups / 4).max(1);
+        if threads == 1 {
+            self.compute(x, acts, 0..groups, &mut out);
+            return;
+        }
+        let per_thread = groups.div_ceil(threads);
+        let ranges: Vec<Range<usize>> = (0..groups)
+            .step_by(per_thread)
+            .map(|g| g..(g + per_thread).min(groups))
+            .collect();
+        // Each thread fills its own rows for every token into a buffer of its own, as the
+        // rows of one thread are not contiguous in `out` once there are several tokens.
+        let parts: Vec<Vec<f32>> = ranges
+            .par_iter()
+            .map(|range| {
+                let width = (range.end * GROUP).min(self.rows()) - range.start * GROUP;
+                let mut part = vec![0.0; acts.tokens * width];
+                let mut local = Output::new(&mut part, width);
+                self.compute(x, acts, range.clone(), &mut local);
+                part
+            })
+            .collect();
+        for (range, part) in ranges.iter().zip(&parts) {
+            let first = range.start * GROUP;
+            let width = part.len() / acts.tokens;
+            for (t, values) in part.chunks_exact(width).enumerate() {
+                out.put(t, first, values);
+            }
+        }
+    }
+
+    /// Computes the row groups `groups` for every token; `out`'s row 0 is the first row
+    /// of `groups`.
+    fn compute(&self, x: &[f32], acts: &Activations, groups: Range<usize>, out: &mut Output<'_>) {
+        match self {
+            Self::Q4(m) => m.compute(acts, groups, out),
+            Self::Q8(m) => m.compute(acts, groups, out),
+            Self::Dense(m) => m.compute(x, acts.tokens, groups, out),
+        }
+    }
+}
+
+/// Where a product goes: output `r` of token `t` is `data[t * stride + r]`, written or,
+/// for a residual connection, added.
+#[derive(Debug)]
+pub(crate) struct Output<'a> {
+    data: &'a mut [f32],
+    stride: usize,
+    accumulate: bool,
+}
+
+impl<'a> Output<'a> {
+    /// Products overwrite `data`.
+    pub(crate) fn new(data: &'a mut [f32], stride: usize) -> Self {
+        Self {
+            data,
+            stride,
+            accumulate: false,
+        }
+    }
+
+    /// Products are added to what `data` holds.
+    pub(crate) fn adding(data: &'a mut [f32], stride: usize) -> Self {
+        Self {
+            data,
+            stride,
+            accumulate: true,
+        }
+    }
+
+    /// Stores `values` as outputs `first..` of token `token`.
+    fn put(&mut self, token: usize, first: usize, values: &[f32]) {
+        let to = &mut self.data[token * self.stride + first..][..values.len()];
+        if self.accumulate {
+            for (o, v) in to.iter_mut().zip(values) {
+                *o += v;
+            }
+        } else {
+            to.copy_from_slice(values);
+        }
+    }
+}
+
+/// One token's quantised input: per block of 32 values, the int8 values, their scale and
+/// `scale × Σ values` (what a weight format with a minimum needs).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ActRow<'a> {
+    pub(crate) quants: &'a [[i8; BLOCK]],
+    pub(crate) scales: &'a [f32],
+    pub(crate) sums: &'a [f32],
+}
+
+/// The inputs of a product, quantised per block of 32 to int8 with scale `max |x| / 127`.
+///
+/// The buffers grow to the largest product and are reused, so decoding allocates nothing.
+#[derive(Debug, Default)]
+pub(crate) struct Activations {
+    tokens: usize,
+    blocks: usize,
+    quants: Vec<[i8; BLOCK]>,
+    scales: Vec<f32>,
+    sums: Vec<f32>,
+}
+
+impl Activations {
+    /// Quantises `x`, which holds `x.len() / cols` tokens' inputs of `cols` values.
+    /// Widths that are not whole blocks only meet dense matrices and are not quantised.
+    pub(crate) fn quantize(&mut self, x: &[f32], cols: usize) {
+        debug_assert_eq!(x.len() % cols, 0);
+        self.tokens = x.len() / cols;
+        if !cols.is_multiple_of(BLOCK) {
+            self.blocks = 0;
+            return;
+        }
+        self.blocks = cols / BLOCK;
+        let n = x.len() / BLOCK;
+        self.quants.resize(n, [0; BLOCK]);
+        self.scales.resize(n, 0.0);
+        self.sums.resize(n, 0.0);
+        for (i, values) in x.chunks_exact(BLOCK).enumerate() {
+            let (scale, sum) = quantize_block(values, &mut self.quants[i]);
+            self.scales[i] = scale;
+            self.sums[i] = scale * sum as f32;
+        }
+    }
+
+    /// The blocks of tokens `t..t + T`.
+    fn rows<const T: usize>(&self, t: usize) -> [ActRow<'_>; T] {
+        std::array::from_fn(|i| self.row(t + i))
+    }
+
+    /// Token `t`'s blocks.
+    pub(crate) fn row(&self, t: usize) -> ActRow<'_> {
+        let blocks = t * self.blocks..(t + 1) * self.blocks;
+        ActRow {
+            quants: &self.quants[blocks.clone()],
+            scales: &self.scales[blocks.clone()],
+            sums: &self.sums[blocks],
+        }
+    }
+}
+
+/// Quantises one block to `-127..=127` (never -128, so the Q8 kernel may negate it) and
+/// returns its scale and the sum of its quantised values.
+fn quantize_block(values: &[f32], out: &mut [i8; BLOCK]) -> (f32, i32) {
+    let amax = values.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+    let scale = amax / 127.0;
+    let inverse = if scale > 0.0 { 127.0 / amax } else { 0.0 };
+    let mut sum = 0;
+    for (q, &v) in out.iter_mut().zip(values) {
+        *q = (v * inverse).round_ties_even().clamp(-127.0, 127.0) as i8;
+        sum += i32::from(*q);
+    }
+    (scale, sum)
+}
+
+/// A kernel that computes one tile: eight rows for up to four tokens at once (more would
+/// not keep their accumulators in registers).
+pub(crate) trait TileKernel {
+    /// The eight outputs of row group `group` for each of the `T` tokens of `acts`.
+    fn tile<const T: usize>(&self, group: usize, acts: &[ActRow<'_>; T]) -> [[f32; GROUP]; T];
+}
+
+/// Runs `kernel` over the row groups `groups` and every token of `acts`, storing row `r`
+/// of the matrix (`rows` in all) as output `r - groups.start * 8`. The last group of a
+/// matrix may be partly padding, which is not stored.
+pub(crate) fn run_tiles<K: TileKernel>(
+    kernel: &K,
+    acts: &Activations,
+    groups: Range<usize>,
+    rows: usize,
+    out: &mut Output<'_>,
+) {
+    for g in groups.clone() {
+        let first = (g - groups.start) * GROUP;
+        let valid = (rows - g * GROUP).min(GROUP);
+        let mut t = 0;
+        // The group's weights stay in L1 while every token passes over them.
+        while t < acts.tokens {
+            t += match acts.tokens - t {
+                1 => store(out, t, first, valid, &kernel.tile(g, &acts.rows::<1>(t))),
+                2 => store(out, t, first, valid, &kernel.tile(g, &acts.rows::<2>(t))),
+                3 => store(out, t, first, valid, &kernel.tile(g, &acts.rows::<3>(t))),
+                _ => store(out, t, first, valid, &kernel.tile(g, &acts.rows::<4>(t))),
+            };
+        }
+    }
+}
+
+fn store<const T: usize>(
+    out: &mut Output<'_>,
+    token: usize,
+    first: usize,
+    valid: usize,
+    values: &[[f32; GROUP]; T],
+) -> usize {
+    for (i, v) in values.iter().enumerate() {
+        out.put(token + i, first, &v[..valid]);
+    }
+    T
+}
+
+/// Reads the little-endian 32-bit word `k` of a block: four consecutive int8 values,
+/// which the kernels broadcast to all eight lanes.
+#[inline(always)]
+pub(crate) fn word(block: &[i8; BLOCK], k: usize) -> i32 {
+    let b = &block[4 * k..4 * k + 4];
+    i32::from_le_bytes([b[0] as u8, b[1] as u8, b[2] as u8, b[3] as u8])
+}
+
+/// Reads the f16 at `bytes[0..2]` as f32.
+pub(crate) fn f16_at(bytes: &[u8]) -> f32 {
+    half::f16::from_le_bytes([bytes[0], bytes[1]]).to_f32()
+}
+
+#[cfg(test)]
+pub(crate) mod testing {
+    //! Random inputs for the kernel tests, reproducible from a seed.
+
+    /// A xorshift generator: enough randomness for test inputs, and no dependency.
+    #[derive(Debug)]
+    pub(crate) struct Rng(u64);
+
+    impl Rng {
+        pub(crate) fn new(seed: u64) -> Self {
+            Self(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1)
+        }
+
+        pub(crate) fn next_u32(&mut self) -> u32 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            (self.0 >> 32) as u32
+        }
+
+        pub(crate) fn byte(&mut self) -> u8 {
+            self.next_u32() as u8
+        }
+
+        /// Uniform in `-1..1`.
+        pub(crate) fn unit(&mut self) -> f32 {
+            (self.next_u32() >> 8) as f32 / (1 << 23) as f32 - 1.0
+        }
+
+        /// A GGUF f16 scale of magnitude up to about `max`.
+        pub(crate) fn f16_bytes(&mut self, max: f32) -> [u8; 2] {
+            half::f16::from_f32(self.unit() * max).to_le_bytes()
+        }
+    }
+
+    /// `tokens × cols` activations with a few large values, as real hidden states have.
+    pub(crate) fn activations(rng: &mut Rng, tokens: usize, cols: usize) -> Vec<f32> {
+        (0..tokens * cols)
+            .map(|i| {
+                let v = rng.unit();
+                if i % 97 == 5 { v * 40.0 } else { v }
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testing::{Rng, activations};
+    use super::*;
+
+    #[test]
+    fn quantised_activations_round_trip_within_half_a_step() {
+        let mut rng = Rng::new(1);
+        let x = activations(&mut rng, 3, 96);
+        let mut acts = Activations::default();
+        acts.quantize(&x, 96);
+        assert_eq!(acts.tokens, 3);
+        for t in 0..3 {
+            let row = acts.row(t);
+            for b in 0..3 {
+                let sum: i32 = row.quants[b].iter().map(|&q| i32::from(q)).sum();
+                assert_eq!(row.sums[b], row.scales[b] * sum as f32);
+                for (j, &q) in row.quants[b].iter().enumerate() {
+                    assert!(q > -128);
+                    let v = x[t * 96 + b * BLOCK + j];
+                    assert!((f32::from(q) * row.scales[b] - v).abs() <= row.scales[b] * 0.5001);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_block_of_zeros_quantises_to_zero_with_zero_scale() {
+        let mut acts = Activations::default();
+        acts.quantize(&[0.0; BLOCK], BLOCK);
+        let row = acts.row(0);
+        assert_eq!(
+            (row.quants[0], row.scales[0], row.sums[0]),
+            ([0; BLOCK], 0.0, 0.0)
+        );
+    }
+
+    #[test]
+    fn split_products_land_where_a_single_thread_puts_them() {
+        let mut rng = Rng::new(2);
+        let (rows, cols, tokens) = (200, 64, 3);
+        let values: Vec<f32> = (0..rows * cols).map(|_| rng.unit()).collect();
+        let matrix = Matrix::Dense(DenseMatrix::new(values, rows, cols));
+        let x = activations(&mut rng, tokens, cols);
+        let mut acts = Activations::default();
+        acts.quantize(&x, cols);
+        let mut one = vec![0.0; tokens * rows];
+        matrix.compute(
+            &x,
+            &acts,
+            0..rows.div_ceil(GROUP),
+            &mut Output::new(&mut one, rows),
+        );
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(3)
+            .build()
+            .expect("a pool");
+        let mut split = vec![1.0; tokens * rows];
+        pool.install(|| matrix.matmul(&x, &acts, Output::adding(&mut split, rows)));
+        for (s, o) in split.iter().zip(&one) {
+            assert_eq!(*s, o + 1.0);
+        }
+    }
+}
