@@ -28,6 +28,12 @@ impl Metadata<'_> {
             .map_err(|e| format!("metadata {key}: {e}"))
     }
 
+    pub(crate) fn f32(&self, key: &str) -> Result<f32, String> {
+        self.get(key)?
+            .to_f32()
+            .map_err(|e| format!("metadata {key}: {e}"))
+    }
+
     pub(crate) fn strings(&self, key: &str) -> Result<Vec<String>, String> {
         let values = self
             .get(key)?

@@ -1,9 +1,11 @@
 //! Loads a chat model from a GGUF file: the weights of a Llama- or Qwen2-family network,
 //! its tokenizer and its chat template, all from the one file.
 //!
-//! candle has fast (AVX2) kernels for Q4_0, Q8_0 and the k-quants but not for Q4_1, Q5_0
-//! or Q5_1; weights stored in those are requantized to Q8_0 once, in memory, while loading.
-//! For SmolLM2-135M that takes about a second and makes generation several times faster.
+//! Files whose weights are all in formats with a kernel of ours (F32, F16, Q4_0, Q4_1,
+//! Q8_0; Q5_0 and Q5_1 requantised to Q8_0) run on our own forward pass
+//! ([`super::forward`]). Others, k-quants in particular, run on candle's models; candle has
+//! fast kernels for Q4_0, Q8_0 and the k-quants but not for Q4_1, Q5_0 or Q5_1, so on that
+//! path weights stored in those are requantized to Q8_0 once, in memory, while loading.
 
 use std::fs::File;
 use std::io::{BufReader, Cursor, Read, Seek};
@@ -13,6 +15,7 @@ use candle_core::quantized::{GgmlDType, QTensor, gguf_file};
 use candle_core::{Device, Tensor};
 use candle_transformers::models::{quantized_llama, quantized_qwen2};
 
+use super::forward::Transformer;
 use super::metadata::Metadata;
 use super::pretokenize::Pretokenizer;
 use super::template::ChatTemplate;
@@ -28,8 +31,9 @@ pub enum LoadError {
     Invalid { path: PathBuf, reason: String },
 }
 
-/// The network itself, by architecture.
+/// The network itself: ours, or candle's by architecture.
 enum Network {
+    Own(Box<Transformer>),
     Llama(quantized_llama::ModelWeights),
     Qwen2(quantized_qwen2::ModelWeights),
 }
@@ -84,11 +88,19 @@ impl ChatModel {
         let template = template_of(&meta, &tokenizer).map_err(&invalid)?;
         let end_tokens = end_tokens_of(&meta, &tokenizer);
 
-        let network = if needs_requantizing(&content) {
-            let (content, mut image) = requantize(content, &mut reader).map_err(&invalid)?;
-            network_of(&architecture, content, &mut image)
-        } else {
-            network_of(&architecture, content, &mut reader)
+        let network = match Transformer::unsupported(&content, &architecture) {
+            None => Transformer::load(&content, &mut reader, &architecture)
+                .map(|t| Network::Own(Box::new(t))),
+            Some(reason) => {
+                tracing::info!(%reason, "the chat model runs on candle's forward pass");
+                if needs_requantizing(&content) {
+                    let (content, mut image) =
+                        requantize(content, &mut reader).map_err(&invalid)?;
+                    network_of(&architecture, content, &mut image)
+                } else {
+                    network_of(&architecture, content, &mut reader)
+                }
+            }
         }
         .map_err(&invalid)?;
 
@@ -113,17 +125,32 @@ impl ChatModel {
         tokens: &[u32],
         position: usize,
     ) -> candle_core::Result<Tensor> {
-        let input = Tensor::new(tokens, &Device::Cpu)?.unsqueeze(0)?;
+        let input = || Tensor::new(tokens, &Device::Cpu)?.unsqueeze(0);
         let logits = match &mut self.network {
-            Network::Llama(m) => m.forward(&input, position)?,
-            Network::Qwen2(m) => m.forward(&input, position)?,
+            Network::Own(m) => {
+                let logits = m
+                    .forward(tokens, position)
+                    .map_err(candle_core::Error::msg)?;
+                return Tensor::from_slice(logits, logits.len(), &Device::Cpu);
+            }
+            Network::Llama(m) => m.forward(&input()?, position)?,
+            Network::Qwen2(m) => m.forward(&input()?, position)?,
         };
         logits.squeeze(0)
+    }
+
+    /// Which forward pass runs the model, for the load log.
+    pub(crate) fn engine(&self) -> &'static str {
+        match self.network {
+            Network::Own(_) => "podwise",
+            Network::Llama(_) | Network::Qwen2(_) => "candle",
+        }
     }
 
     /// Forgets the previous conversation's attention cache.
     pub(crate) fn reset(&mut self) {
         match &mut self.network {
+            Network::Own(m) => m.reset(),
             Network::Llama(m) => m.clear_kv_cache(),
             Network::Qwen2(m) => m.clear_kv_cache(),
         }
