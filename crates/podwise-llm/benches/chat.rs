@@ -137,17 +137,17 @@ fn reference(backend: &LlamaBackend, model: &LlamaModel) -> Run {
     context.decode(&mut batch).expect("prompt decodes");
     let mut next = sampler.sample(&context, batch.n_tokens() - 1);
     let first = started.elapsed();
-    let mut position = i32::try_from(tokens.len()).expect("short prompt");
+    let start = i32::try_from(tokens.len()).expect("short prompt");
+    let end = start + i32::try_from(TOKENS).expect("few tokens") - 1;
     // Every token is generated, end-of-turn included, so both engines do the same work
     // per token; only the rate is compared.
-    for _ in 1..TOKENS {
+    for position in start..end {
         batch.clear();
         batch
             .add(next, position, &[0], true)
             .expect("one token fits");
         context.decode(&mut batch).expect("token decodes");
         next = sampler.sample(&context, 0);
-        position += 1;
     }
     let rest = started.elapsed() - first;
     Run {
