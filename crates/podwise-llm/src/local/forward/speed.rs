@@ -3,18 +3,35 @@
 //!
 //! `cargo test --release -p podwise-llm --lib decode_speed -- --ignored --nocapture` prints
 //! the best and median decoding speed and time to first token over `SPEED_ROUNDS` rounds
-//! (default 7) of a 45-token prompt and `SPEED_TOKENS` tokens (default 127). On a shared
-//! machine the best round is the one to compare; under `valgrind --tool=callgrind` with
-//! one round, the difference between two token counts is the instructions per token.
+//! (default 7) of a 45-token prompt and `SPEED_TOKENS` tokens (default 127), in wall time
+//! and in the thread's own CPU time (from `/proc/thread-self/schedstat`), which leaves out
+//! the time other processes had the core: on a shared machine, compare the CPU figures.
+//! Under `valgrind --tool=callgrind` with one round, the difference between two token
+//! counts gives the instructions per token.
 
 use std::fs::File;
 use std::io::BufReader;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use candle_core::quantized::gguf_file;
 
 use super::Transformer;
 use super::tests::{argmax, model_path};
+
+/// The calling thread's time on a CPU so far, when Linux tells.
+fn cpu_time() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    let nanos = stat.split_whitespace().next()?.parse().ok()?;
+    Some(Duration::from_nanos(nanos))
+}
+
+/// Wall and CPU time of `work`.
+fn timed<T>(work: impl FnOnce() -> T) -> (T, Duration, Duration) {
+    let (wall, cpu) = (Instant::now(), cpu_time());
+    let result = work();
+    let cpu = cpu.zip(cpu_time()).map_or(Duration::ZERO, |(a, b)| b - a);
+    (result, wall.elapsed(), cpu)
+}
 
 fn setting(key: &str, default: usize) -> usize {
     std::env::var(key)
@@ -40,25 +57,37 @@ fn run() {
     let mut model = Transformer::load(&content, &mut reader, "llama").expect("the model loads");
     let prompt: Vec<u32> = (0..45).map(|i| (i * 977 % 40_000) as u32 + 100).collect();
     let (rounds, tokens) = (setting("SPEED_ROUNDS", 7), setting("SPEED_TOKENS", 127));
-    let (mut speeds, mut firsts) = (Vec::new(), Vec::new());
+    let mut figures: [Vec<f64>; 4] = Default::default();
     for _ in 0..rounds {
-        let started = Instant::now();
-        let mut next = argmax(model.forward(&prompt, 0).expect("runs")) as u32;
-        firsts.push(started.elapsed().as_secs_f64() * 1e3);
-        let started = Instant::now();
-        for i in 0..tokens {
-            next = argmax(model.forward(&[next], prompt.len() + i).expect("runs")) as u32;
-        }
-        speeds.push(tokens as f64 / started.elapsed().as_secs_f64());
+        let (mut next, wall, cpu) = timed(|| argmax(model.forward(&prompt, 0).expect("runs")));
+        figures[0].push(wall.as_secs_f64() * 1e3);
+        figures[1].push(cpu.as_secs_f64() * 1e3);
+        let ((), wall, cpu) = timed(|| {
+            for i in 0..tokens {
+                let logits = model
+                    .forward(&[next as u32], prompt.len() + i)
+                    .expect("runs");
+                next = argmax(logits);
+            }
+        });
+        figures[2].push(tokens as f64 / wall.as_secs_f64());
+        figures[3].push(tokens as f64 / cpu.as_secs_f64());
     }
-    speeds.sort_by(f64::total_cmp);
-    firsts.sort_by(f64::total_cmp);
-    let n = rounds.max(1);
+    for f in &mut figures {
+        f.sort_by(f64::total_cmp);
+    }
+    let (best, median) = (rounds.max(1) - 1, rounds / 2);
+    let [first, first_cpu, speed, speed_cpu] = &figures;
     eprintln!(
-        "decode: best {:.1} tokens/s, median {:.1}; first token: best {:.1} ms, median {:.1}",
-        speeds[n - 1],
-        speeds[n / 2],
-        firsts[0],
-        firsts[n / 2]
+        "decode: best {:.1} tokens/s, median {:.1} (CPU time: best {:.1}, median {:.1}); \
+         first token: best {:.1} ms, median {:.1} (CPU time: best {:.1}, median {:.1})",
+        speed[best],
+        speed[median],
+        speed_cpu[best],
+        speed_cpu[median],
+        first[0],
+        first[median],
+        first_cpu[0],
+        first_cpu[median],
     );
 }

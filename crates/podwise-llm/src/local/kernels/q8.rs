@@ -117,16 +117,17 @@ impl Q8Matrix {
         run_tiles(self, acts, groups, self.rows, out);
     }
 
+    /// The tiles of row group `g`; none past the last group.
     fn group(&self, g: usize) -> &[Q8Tile] {
         let nb = self.cols / BLOCK;
-        &self.tiles[g * nb..(g + 1) * nb]
+        self.tiles.get(g * nb..(g + 1) * nb).unwrap_or_default()
     }
 }
 
 impl TileKernel for Q8Matrix {
     #[inline]
     fn tile<const T: usize>(&self, group: usize, acts: &[ActRow<'_>; T]) -> [[f32; GROUP]; T] {
-        kernel::tile(self.group(group), acts)
+        kernel::tile(self.group(group), self.group(group + 1), acts)
     }
 }
 
@@ -147,10 +148,12 @@ mod avx2 {
     use super::super::{ActRow, GROUP, word};
     use super::Q8Tile;
 
-    /// The tile kernel: see the module documentation for the lane layout.
+    /// The tile kernel: see the module documentation for the lane layout. While it works
+    /// on block `b` it asks for block `b` of the `next` group, as the Q4 kernel does.
     #[inline(always)]
     pub(super) fn tile<const T: usize>(
         tiles: &[Q8Tile],
+        next: &[Q8Tile],
         acts: &[ActRow<'_>; T],
     ) -> [[f32; GROUP]; T] {
         let nb = tiles.len();
@@ -159,6 +162,12 @@ mod avx2 {
         let ones = set_splat_i16_m256i(1);
         let mut acc: [m256; T] = [zeroed_m256(); T];
         for (b, tile) in tiles.iter().enumerate() {
+            if let Some(ahead) = next.get(b) {
+                for k in [0, 2, 4, 6] {
+                    safe_arch::prefetch_t0(&ahead.quants[k]);
+                }
+                safe_arch::prefetch_t0(&ahead.scales);
+            }
             let mut dots: [m256i; T] = [zeroed_m256i(); T];
             for k in 0..8 {
                 let w = load_unaligned_m256i(&tile.quants[k]);
@@ -190,6 +199,7 @@ mod scalar {
     /// The tile kernel lane by lane, with the vector kernel's order of float operations.
     pub(super) fn tile<const T: usize>(
         tiles: &[Q8Tile],
+        _next: &[Q8Tile],
         acts: &[ActRow<'_>; T],
     ) -> [[f32; GROUP]; T] {
         let mut acc = [[0.0f32; GROUP]; T];
@@ -282,11 +292,12 @@ mod tests {
         acts.quantize(&x, cols);
         for g in 0..2 {
             let tiles = matrix.group(g);
-            let one = kernel::tile(tiles, &[acts.row(1)]);
-            assert_eq!(one, scalar::tile(tiles, &[acts.row(1)]));
+            let next = matrix.group(g + 1);
+            let one = kernel::tile(tiles, next, &[acts.row(1)]);
+            assert_eq!(one, scalar::tile(tiles, next, &[acts.row(1)]));
             let three: [ActRow<'_>; 3] = std::array::from_fn(|t| acts.row(t));
-            let vector = kernel::tile(tiles, &three);
-            assert_eq!(vector, scalar::tile(tiles, &three));
+            let vector = kernel::tile(tiles, next, &three);
+            assert_eq!(vector, scalar::tile(tiles, next, &three));
             assert_eq!(vector[1], one[0]);
         }
     }
