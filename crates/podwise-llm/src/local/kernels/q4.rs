@@ -7,6 +7,10 @@
 //! whose lanes line up with the same four activations broadcast to every lane. `maddubs`
 //! multiplies unsigned nibbles by signed activations without saturating (15 × 127 × 2 per
 //! pair), so a whole block sums in 16-bit lanes (at most 8 × 3810) before one widening.
+//!
+//! Scales and minimums stay in f16, as in the file, which keeps a tile at GGUF's 20 bytes
+//! per row and block: decoding is bound by memory traffic, and widening them in the kernel
+//! costs less than reading f32s would.
 
 use std::ops::Range;
 
@@ -19,15 +23,27 @@ pub(crate) struct Q4Tile {
     /// Chunk `k`, byte `4r + i`: row `r`'s column `8k + i` in the low nibble and column
     /// `8k + 4 + i` in the high nibble.
     nibbles: [[i8; 32]; 4],
-    scales: [f32; GROUP],
-    mins: [f32; GROUP],
+    /// Row `r`'s scale as little-endian f16 at bytes `2r..2r + 2`.
+    scales: [u8; 16],
+    /// Row `r`'s minimum, the same way.
+    mins: [u8; 16],
 }
 
 const EMPTY: Q4Tile = Q4Tile {
     nibbles: [[0; 32]; 4],
-    scales: [0.0; GROUP],
-    mins: [0.0; GROUP],
+    scales: [0; 16],
+    mins: [0; 16],
 };
+
+impl Q4Tile {
+    fn scale(&self, r: usize) -> f32 {
+        f16_at(&self.scales[2 * r..])
+    }
+
+    fn min(&self, r: usize) -> f32 {
+        f16_at(&self.mins[2 * r..])
+    }
+}
 
 /// A matrix of [`Q4Tile`]s, row group by row group, each group's blocks in column order.
 #[derive(Debug)]
@@ -37,15 +53,16 @@ pub(crate) struct Q4Matrix {
     tiles: Vec<Q4Tile>,
 }
 
-/// One block as GGUF stores it, decoded: 32 nibbles in column order, scale and minimum.
-type Block = ([u8; BLOCK], f32, f32);
+/// One block as GGUF stores it, decoded: 32 nibbles in column order, then the f16 bytes
+/// of the scale and of the minimum.
+type Block = ([u8; BLOCK], [u8; 2], [u8; 2]);
 
 impl Q4Matrix {
     /// Repacks a row-major GGUF Q4_1 tensor: per block an f16 scale, an f16 minimum and 16
     /// bytes whose low nibbles are columns 0..16 and high nibbles 16..32.
     pub(crate) fn from_q4_1(bytes: &[u8], rows: usize, cols: usize) -> Self {
         Self::from_blocks(bytes, 20, rows, cols, |b| {
-            (spread(&b[4..20]), f16_at(&b[0..2]), f16_at(&b[2..4]))
+            (spread(&b[4..20]), [b[0], b[1]], [b[2], b[3]])
         })
     }
 
@@ -53,8 +70,9 @@ impl Q4Matrix {
     /// nibbles stored with an offset of 8.
     pub(crate) fn from_q4_0(bytes: &[u8], rows: usize, cols: usize) -> Self {
         Self::from_blocks(bytes, 18, rows, cols, |b| {
-            let scale = f16_at(&b[0..2]);
-            (spread(&b[2..18]), scale, -8.0 * scale)
+            // Exact in f16: a power of two times an f16 that is far from overflowing.
+            let min = half::f16::from_f32(-8.0 * f16_at(&b[0..2]));
+            (spread(&b[2..18]), [b[0], b[1]], min.to_le_bytes())
         })
     }
 
@@ -75,8 +93,8 @@ impl Q4Matrix {
             for (b, block) in stored.chunks_exact(block_bytes).enumerate() {
                 let (nibbles, scale, min) = decode(block);
                 let tile = &mut tiles[g * nb + b];
-                tile.scales[lane] = scale;
-                tile.mins[lane] = min;
+                tile.scales[2 * lane..2 * lane + 2].copy_from_slice(&scale);
+                tile.mins[2 * lane..2 * lane + 2].copy_from_slice(&min);
                 for k in 0..4 {
                     for i in 0..4 {
                         let packed = nibbles[8 * k + i] | (nibbles[8 * k + 4 + i] << 4);
@@ -105,7 +123,7 @@ impl Q4Matrix {
             for k in 0..4 {
                 for i in 0..4 {
                     let byte = tile.nibbles[k][4 * lane + i] as u8;
-                    let value = |n: u8| f32::from(n).mul_add(tile.scales[lane], tile.mins[lane]);
+                    let value = |n: u8| f32::from(n).mul_add(tile.scale(lane), tile.min(lane));
                     out[8 * k + i] = value(byte & 0x0f);
                     out[8 * k + 4 + i] = value(byte >> 4);
                 }
@@ -150,10 +168,11 @@ use self::scalar as kernel;
 #[cfg(target_feature = "avx2")]
 mod avx2 {
     use safe_arch::{
-        add_i16_m256i, bitand_m256i, convert_to_m256_from_i32_m256i, fused_mul_add_m256,
-        load_unaligned_m256, load_unaligned_m256i, m256, m256i, mul_i16_horizontal_add_m256i,
-        mul_m256, mul_u8i8_add_horizontal_saturating_m256i, set_splat_i8_m256i,
-        set_splat_i16_m256i, set_splat_i32_m256i, set_splat_m256, shr_imm_u16_m256i, zeroed_m256,
+        add_i16_m256i, bitand_m256i, cast_to_m256_from_m256i, convert_to_i32_m256i_from_i16_m128i,
+        convert_to_m256_from_i32_m256i, fused_mul_add_m256, load_unaligned_m128i,
+        load_unaligned_m256i, m256, m256i, mul_i16_horizontal_add_m256i, mul_m256,
+        mul_u8i8_add_horizontal_saturating_m256i, set_splat_i8_m256i, set_splat_i16_m256i,
+        set_splat_i32_m256i, set_splat_m256, shl_imm_u32_m256i, shr_imm_u16_m256i, zeroed_m256,
         zeroed_m256i,
     };
 
@@ -197,8 +216,8 @@ mod avx2 {
                     dots[t] = add_i16_m256i(dots[t], both);
                 }
             }
-            let w_scales = load_unaligned_m256(&tile.scales);
-            let w_mins = load_unaligned_m256(&tile.mins);
+            let w_scales = widen(&tile.scales);
+            let w_mins = widen(&tile.mins);
             for t in 0..T {
                 let dot =
                     convert_to_m256_from_i32_m256i(mul_i16_horizontal_add_m256i(dots[t], ones));
@@ -209,6 +228,27 @@ mod avx2 {
         }
         acc.map(|a| a.to_array())
     }
+
+    /// Eight finite f16s as f32s, subnormals included (infinities and NaNs come out
+    /// finite; no file has them as scales). AVX2 has no f16 conversion and F16C's is not
+    /// reachable from safe code: the bits move into f32 position, and a multiply by 2^112
+    /// moves the exponent from f16's bias to f32's, exactly.
+    #[inline(always)]
+    pub(super) fn widen(halves: &[u8; 16]) -> m256 {
+        let wide = convert_to_i32_m256i_from_i16_m128i(load_unaligned_m128i(halves));
+        // Sign extension filled bits 29..31 with the sign: keep bit 31, exponent, mantissa.
+        let bits = bitand_m256i(
+            shl_imm_u32_m256i::<13>(wide),
+            set_splat_i32_m256i(F32_FIELDS),
+        );
+        mul_m256(cast_to_m256_from_m256i(bits), set_splat_m256(REBIAS))
+    }
+
+    /// The sign, exponent and mantissa bits of an f32 that an f16 shifted left by 13 fills.
+    const F32_FIELDS: i32 = 0x8fff_e000_u32 as i32;
+
+    /// 2^112: f32's exponent bias (127) less f16's (15), as a power of two.
+    const REBIAS: f32 = f32::from_bits((127 + 112) << 23);
 }
 
 #[cfg(any(test, not(target_feature = "avx2")))]
@@ -235,8 +275,8 @@ mod scalar {
                             dot += i32::from(byte >> 4) * i32::from(q[8 * k + 4 + i]);
                         }
                     }
-                    *acc = (dot as f32).mul_add(tile.scales[r] * act.scales[b], *acc);
-                    *acc = tile.mins[r].mul_add(act.sums[b], *acc);
+                    *acc = (dot as f32).mul_add(tile.scale(r) * act.scales[b], *acc);
+                    *acc = tile.min(r).mul_add(act.sums[b], *acc);
                 }
             }
         }
@@ -317,6 +357,28 @@ mod tests {
             a.row(r, &mut ra);
             b.row(r, &mut rb);
             assert_eq!(ra, rb);
+        }
+    }
+
+    #[cfg(target_feature = "avx2")]
+    #[test]
+    fn every_finite_f16_widens_to_its_f32_value() {
+        for chunk in (0..=u16::MAX).collect::<Vec<_>>().chunks(8) {
+            let mut bytes = [0; 16];
+            for (i, h) in chunk.iter().enumerate() {
+                bytes[2 * i..2 * i + 2].copy_from_slice(&h.to_le_bytes());
+            }
+            let widened = kernel::widen(&bytes).to_array();
+            for (i, &h) in chunk.iter().enumerate() {
+                let expected = half::f16::from_bits(h);
+                if expected.is_finite() {
+                    assert_eq!(
+                        widened[i].to_bits(),
+                        expected.to_f32().to_bits(),
+                        "{h:#06x}"
+                    );
+                }
+            }
         }
     }
 
