@@ -13,6 +13,8 @@
 //! without AVX2 run it, and the tests hold the vector kernels to it bit for bit.
 
 pub(crate) mod dense;
+#[cfg(target_feature = "avx2")]
+mod halves;
 pub(crate) mod q4;
 pub(crate) mod q8;
 

@@ -5,7 +5,8 @@
 //! row's lane its columns `4k..4k+4`, to meet those four activations broadcast to every
 //! lane. `maddubs` wants one unsigned operand, so it multiplies `|w|` by the activation
 //! with `w`'s sign applied; the activations stop at ±127, so the sign flip cannot
-//! overflow and a pair of products stays within 2 × 128 × 127, short of saturating.
+//! overflow and a pair of products stays within 2 × 128 × 127, short of saturating. The
+//! scales stay in f16, as in the file, for the reason given in [`super::q4`].
 
 use std::ops::Range;
 
@@ -17,13 +18,20 @@ use super::{ActRow, Activations, BLOCK, GROUP, Output, TileKernel, f16_at, run_t
 pub(crate) struct Q8Tile {
     /// Chunk `k`, bytes `4r..4r + 4`: row `r`'s columns `4k..4k + 4`.
     quants: [[i8; 32]; 8],
-    scales: [f32; GROUP],
+    /// Row `r`'s scale as little-endian f16 at bytes `2r..2r + 2`.
+    scales: [u8; 16],
 }
 
 const EMPTY: Q8Tile = Q8Tile {
     quants: [[0; 32]; 8],
-    scales: [0.0; GROUP],
+    scales: [0; 16],
 };
+
+impl Q8Tile {
+    fn scale(&self, r: usize) -> f32 {
+        f16_at(&self.scales[2 * r..])
+    }
+}
 
 /// A matrix of [`Q8Tile`]s, row group by row group, each group's blocks in column order.
 #[derive(Debug)]
@@ -45,7 +53,7 @@ impl Q8Matrix {
             for (q, &b) in quants.iter_mut().zip(&block[2..]) {
                 *q = b as i8;
             }
-            matrix.set(i / nb, i % nb, f16_at(&block[0..2]), &quants);
+            matrix.set(i / nb, i % nb, [block[0], block[1]], &quants);
         }
         matrix
     }
@@ -66,7 +74,7 @@ impl Q8Matrix {
             for (q, &v) in quants.iter_mut().zip(block) {
                 *q = (v * inverse).round() as i8;
             }
-            let stored = half::f16::from_f32(scale).to_f32();
+            let stored = half::f16::from_f32(scale).to_le_bytes();
             matrix.set(i / nb, i % nb, stored, &quants);
         }
         matrix
@@ -80,11 +88,11 @@ impl Q8Matrix {
         }
     }
 
-    fn set(&mut self, row: usize, b: usize, scale: f32, quants: &[i8; BLOCK]) {
+    fn set(&mut self, row: usize, b: usize, scale: [u8; 2], quants: &[i8; BLOCK]) {
         let nb = self.cols / BLOCK;
         let (g, lane) = (row / GROUP, row % GROUP);
         let tile = &mut self.tiles[g * nb + b];
-        tile.scales[lane] = scale;
+        tile.scales[2 * lane..2 * lane + 2].copy_from_slice(&scale);
         for k in 0..8 {
             tile.quants[k][4 * lane..4 * lane + 4].copy_from_slice(&quants[4 * k..4 * k + 4]);
         }
@@ -106,7 +114,7 @@ impl Q8Matrix {
             let tile = &self.tiles[g * nb + b];
             for k in 0..8 {
                 for i in 0..4 {
-                    out[4 * k + i] = f32::from(tile.quants[k][4 * lane + i]) * tile.scales[lane];
+                    out[4 * k + i] = f32::from(tile.quants[k][4 * lane + i]) * tile.scale(lane);
                 }
             }
         }
@@ -140,11 +148,12 @@ use self::scalar as kernel;
 mod avx2 {
     use safe_arch::{
         abs_i8_m256i, add_i32_m256i, convert_to_m256_from_i32_m256i, fused_mul_add_m256,
-        load_unaligned_m256, load_unaligned_m256i, m256, m256i, mul_i16_horizontal_add_m256i,
-        mul_m256, mul_u8i8_add_horizontal_saturating_m256i, set_splat_i16_m256i,
-        set_splat_i32_m256i, set_splat_m256, sign_apply_i8_m256i, zeroed_m256, zeroed_m256i,
+        load_unaligned_m256i, m256, m256i, mul_i16_horizontal_add_m256i, mul_m256,
+        mul_u8i8_add_horizontal_saturating_m256i, set_splat_i16_m256i, set_splat_i32_m256i,
+        set_splat_m256, sign_apply_i8_m256i, zeroed_m256, zeroed_m256i,
     };
 
+    use super::super::halves::widen;
     use super::super::{ActRow, GROUP, word};
     use super::Q8Tile;
 
@@ -181,7 +190,7 @@ mod avx2 {
                     dots[t] = add_i32_m256i(dots[t], mul_i16_horizontal_add_m256i(pairs, ones));
                 }
             }
-            let w_scales = load_unaligned_m256(&tile.scales);
+            let w_scales = widen(&tile.scales);
             for t in 0..T {
                 let scale = mul_m256(w_scales, set_splat_m256(scales[t][b]));
                 acc[t] = fused_mul_add_m256(convert_to_m256_from_i32_m256i(dots[t]), scale, acc[t]);
@@ -213,7 +222,7 @@ mod scalar {
                             dot += w * i32::from(act.quants[b][4 * k + i]);
                         }
                     }
-                    *acc = (dot as f32).mul_add(tile.scales[r] * act.scales[b], *acc);
+                    *acc = (dot as f32).mul_add(tile.scale(r) * act.scales[b], *acc);
                 }
             }
         }
