@@ -165,13 +165,29 @@ mod avx2 {
         next: &[Q8Tile],
         acts: &[ActRow<'_>; T],
     ) -> [[f32; GROUP]; T] {
+        // Two loops rather than a test per block: the last group has nothing to prefetch.
+        if next.len() == tiles.len() {
+            blocks::<T, true>(tiles, next, acts)
+        } else {
+            blocks::<T, false>(tiles, tiles, acts)
+        }
+    }
+
+    #[inline(always)]
+    fn blocks<const T: usize, const PREFETCH: bool>(
+        tiles: &[Q8Tile],
+        next: &[Q8Tile],
+        acts: &[ActRow<'_>; T],
+    ) -> [[f32; GROUP]; T] {
+        let next = &next[..tiles.len()];
         let nb = tiles.len();
         let quants: [&[[i8; 32]]; T] = std::array::from_fn(|t| &acts[t].quants[..nb]);
         let scales: [&[f32]; T] = std::array::from_fn(|t| &acts[t].scales[..nb]);
         let ones = set_splat_i16_m256i(1);
         let mut acc: [m256; T] = [zeroed_m256(); T];
         for (b, tile) in tiles.iter().enumerate() {
-            if let Some(ahead) = next.get(b) {
+            if PREFETCH {
+                let ahead = &next[b];
                 for k in [0, 2, 4, 6] {
                     safe_arch::prefetch_t0(&ahead.quants[k]);
                 }
