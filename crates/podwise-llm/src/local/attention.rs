@@ -110,33 +110,111 @@ pub(crate) fn attend(
         let result = &mut out[t * shape.q_dim()..][..shape.q_dim()];
         for g in 0..shape.kv_heads {
             let heads = g * per_group..(g + 1) * per_group;
+            let group_queries = &query[heads.start * hd..heads.end * hd];
             for (p, key) in keys.chunks_exact(kv_dim).take(seen).enumerate() {
                 let key = &key[g * hd..][..hd];
-                for (i, h) in heads.clone().enumerate() {
-                    scores[i * seen + p] = dot(&query[h * hd..][..hd], key) * scale;
+                for (i, q) in group_queries.chunks_exact(hd).enumerate() {
+                    scores[i * seen + p] = dot(q, key) * scale;
                 }
             }
-            for row in scores.chunks_exact_mut(seen) {
-                super::ops::softmax(row);
-            }
             let group_out = &mut result[heads.start * hd..heads.end * hd];
-            group_out.fill(0.0);
-            for (p, value) in values.chunks_exact(kv_dim).take(seen).enumerate() {
-                let value = &value[g * hd..][..hd];
-                for (i, head_out) in group_out.chunks_exact_mut(hd).enumerate() {
-                    let weight = scores[i * seen + p];
-                    for (o, v) in head_out.iter_mut().zip(value) {
-                        *o = weight.mul_add(*v, *o);
-                    }
+            for (weights, head_out) in scores
+                .chunks_exact_mut(seen)
+                .zip(group_out.chunks_exact_mut(hd))
+            {
+                super::ops::softmax(weights);
+                weighted_sum(weights, &values[g * hd..], kv_dim, head_out);
+            }
+        }
+    }
+}
+
+/// `out = Σ_p weights[p] × values[p * stride..][..out.len()]`: for the usual head widths
+/// (64, 128) with the sums held in registers across the positions.
+fn weighted_sum(weights: &[f32], values: &[f32], stride: usize, out: &mut [f32]) {
+    match out.len() {
+        64 => lanes::weighted_sum::<8>(weights, values, stride, out),
+        128 => lanes::weighted_sum::<16>(weights, values, stride, out),
+        width => {
+            out.fill(0.0);
+            for (p, &w) in weights.iter().enumerate() {
+                let row = &values[p * stride..][..width];
+                for (o, v) in out.iter_mut().zip(row) {
+                    *o = w.mul_add(*v, *o);
                 }
             }
         }
     }
 }
 
+#[cfg(target_feature = "avx2")]
+mod lanes {
+    use safe_arch::{
+        fused_mul_add_m256, load_unaligned_m256, m256, set_splat_m256, store_unaligned_m256,
+        zeroed_m256,
+    };
+
+    /// [`super::weighted_sum`] for `8 × N` wide rows.
+    #[inline(always)]
+    pub(super) fn weighted_sum<const N: usize>(
+        weights: &[f32],
+        values: &[f32],
+        stride: usize,
+        out: &mut [f32],
+    ) {
+        let mut sums: [m256; N] = [zeroed_m256(); N];
+        for (p, &w) in weights.iter().enumerate() {
+            let (row, _) = values[p * stride..][..8 * N].as_chunks::<8>();
+            let w = set_splat_m256(w);
+            for (s, v) in sums.iter_mut().zip(row) {
+                *s = fused_mul_add_m256(w, load_unaligned_m256(v), *s);
+            }
+        }
+        let (out, _) = out.as_chunks_mut::<8>();
+        for (o, s) in out.iter_mut().zip(sums) {
+            store_unaligned_m256(o, s);
+        }
+    }
+}
+
+#[cfg(any(test, not(target_feature = "avx2")))]
+mod scalar {
+    /// The AVX2 version lane by lane.
+    pub(super) fn weighted_sum<const N: usize>(
+        weights: &[f32],
+        values: &[f32],
+        stride: usize,
+        out: &mut [f32],
+    ) {
+        out.fill(0.0);
+        for (p, &w) in weights.iter().enumerate() {
+            let row = &values[p * stride..][..8 * N];
+            for (o, v) in out.iter_mut().zip(row) {
+                *o = w.mul_add(*v, *o);
+            }
+        }
+    }
+}
+
+#[cfg(not(target_feature = "avx2"))]
+use self::scalar as lanes;
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_vector_weighted_sum_matches_the_scalar_one_bit_for_bit() {
+        let (positions, stride) = (37, 200);
+        let weights: Vec<f32> = (0..positions).map(|p| 1.0 / (p as f32 + 1.5)).collect();
+        let values: Vec<f32> = (0..positions * stride)
+            .map(|i| (i as f32 * 0.37).sin())
+            .collect();
+        let (mut vector, mut scalar) = ([0.0; 128], [0.0; 128]);
+        lanes::weighted_sum::<16>(&weights, &values[8..], stride, &mut vector);
+        scalar::weighted_sum::<16>(&weights, &values[8..], stride, &mut scalar);
+        assert_eq!(vector, scalar);
+    }
 
     #[test]
     fn a_single_position_returns_its_value() {

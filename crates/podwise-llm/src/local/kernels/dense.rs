@@ -56,29 +56,75 @@ impl DenseMatrix {
     }
 }
 
-/// `Σ a·b` in eight interleaved partial sums.
+/// `Σ a·b`: eight lanes of partial sums over the slices' whole chunks of eight, added
+/// pairwise (lanes `i` and `i + 4`, then `i` and `i + 2`, then the last two), plus the
+/// products of the tail. Both versions below add in exactly this order.
+#[inline]
 pub(crate) fn dot(a: &[f32], b: &[f32]) -> f32 {
-    let mut lanes = [0.0f32; 8];
-    let (a8, b8) = (a.chunks_exact(8), b.chunks_exact(8));
-    let tail: f32 = a8
-        .remainder()
-        .iter()
-        .zip(b8.remainder())
-        .map(|(x, y)| x * y)
-        .sum();
-    for (a, b) in a8.zip(b8) {
-        for i in 0..8 {
-            lanes[i] = a[i].mul_add(b[i], lanes[i]);
-        }
-    }
-    lanes.iter().sum::<f32>() + tail
+    let (a8, a_tail) = a.as_chunks::<8>();
+    let (b8, b_tail) = b.as_chunks::<8>();
+    let tail: f32 = a_tail.iter().zip(b_tail).map(|(x, y)| x * y).sum();
+    lanes::dot(a8, b8) + tail
 }
+
+#[cfg(target_feature = "avx2")]
+mod lanes {
+    use safe_arch::{
+        add_m128, cast_to_m128_from_m256, extract_m128_from_m256, fused_mul_add_m256,
+        load_unaligned_m256, m256, zeroed_m256,
+    };
+
+    #[inline(always)]
+    pub(super) fn dot(a: &[[f32; 8]], b: &[[f32; 8]]) -> f32 {
+        let mut acc = zeroed_m256();
+        for (x, y) in a.iter().zip(b) {
+            acc = fused_mul_add_m256(load_unaligned_m256(x), load_unaligned_m256(y), acc);
+        }
+        sum(acc)
+    }
+
+    /// The eight lanes added pairwise, as the scalar version does.
+    #[inline(always)]
+    fn sum(v: m256) -> f32 {
+        let quads = add_m128(cast_to_m128_from_m256(v), extract_m128_from_m256::<1>(v));
+        let q = quads.to_array();
+        (q[0] + q[2]) + (q[1] + q[3])
+    }
+}
+
+#[cfg(any(test, not(target_feature = "avx2")))]
+mod scalar {
+    /// The AVX2 version lane by lane.
+    pub(super) fn dot(a: &[[f32; 8]], b: &[[f32; 8]]) -> f32 {
+        let mut lanes = [0.0f32; 8];
+        for (x, y) in a.iter().zip(b) {
+            for i in 0..8 {
+                lanes[i] = x[i].mul_add(y[i], lanes[i]);
+            }
+        }
+        let quads: [f32; 4] = std::array::from_fn(|i| lanes[i] + lanes[i + 4]);
+        (quads[0] + quads[2]) + (quads[1] + quads[3])
+    }
+}
+
+#[cfg(not(target_feature = "avx2"))]
+use self::scalar as lanes;
 
 #[cfg(test)]
 mod tests {
     use super::super::testing::{Rng, activations};
     use super::super::{Activations, Matrix};
     use super::*;
+
+    #[test]
+    fn the_vector_dot_product_matches_the_scalar_one_bit_for_bit() {
+        let mut rng = Rng::new(12);
+        let a: Vec<f32> = (0..72).map(|_| rng.unit()).collect();
+        let b: Vec<f32> = (0..72).map(|_| rng.unit() * 30.0).collect();
+        let (a8, _) = a.as_chunks::<8>();
+        let (b8, _) = b.as_chunks::<8>();
+        assert_eq!(lanes::dot(a8, b8).to_bits(), scalar::dot(a8, b8).to_bits());
+    }
 
     #[test]
     fn products_agree_with_a_double_precision_sum() {
