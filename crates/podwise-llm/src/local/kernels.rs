@@ -12,6 +12,7 @@
 //! Each format also has a scalar kernel that adds the same terms in the same order; builds
 //! without AVX2 run it, and the tests hold the vector kernels to it bit for bit.
 
+mod activations;
 pub(crate) mod dense;
 #[cfg(target_feature = "avx2")]
 mod halves;
@@ -22,6 +23,7 @@ use std::ops::Range;
 
 use rayon::prelude::*;
 
+pub(crate) use self::activations::{ActRow, Activations};
 use self::dense::DenseMatrix;
 use self::q4::Q4Matrix;
 use self::q8::Q8Matrix;
@@ -172,79 +174,6 @@ impl<'a> Output<'a> {
     }
 }
 
-/// One token's quantised input: per block of 32 values, the int8 values, their scale and
-/// `scale × Σ values` (what a weight format with a minimum needs).
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct ActRow<'a> {
-    pub(crate) quants: &'a [[i8; BLOCK]],
-    pub(crate) scales: &'a [f32],
-    pub(crate) sums: &'a [f32],
-}
-
-/// The inputs of a product, quantised per block of 32 to int8 with scale `max |x| / 127`.
-///
-/// The buffers grow to the largest product and are reused, so decoding allocates nothing.
-#[derive(Debug, Default)]
-pub(crate) struct Activations {
-    tokens: usize,
-    blocks: usize,
-    quants: Vec<[i8; BLOCK]>,
-    scales: Vec<f32>,
-    sums: Vec<f32>,
-}
-
-impl Activations {
-    /// Quantises `x`, which holds `x.len() / cols` tokens' inputs of `cols` values.
-    /// Widths that are not whole blocks only meet dense matrices and are not quantised.
-    pub(crate) fn quantize(&mut self, x: &[f32], cols: usize) {
-        debug_assert_eq!(x.len() % cols, 0);
-        self.tokens = x.len() / cols;
-        if !cols.is_multiple_of(BLOCK) {
-            self.blocks = 0;
-            return;
-        }
-        self.blocks = cols / BLOCK;
-        let n = x.len() / BLOCK;
-        self.quants.resize(n, [0; BLOCK]);
-        self.scales.resize(n, 0.0);
-        self.sums.resize(n, 0.0);
-        for (i, values) in x.chunks_exact(BLOCK).enumerate() {
-            let (scale, sum) = quantize_block(values, &mut self.quants[i]);
-            self.scales[i] = scale;
-            self.sums[i] = scale * sum as f32;
-        }
-    }
-
-    /// The blocks of tokens `t..t + T`.
-    fn rows<const T: usize>(&self, t: usize) -> [ActRow<'_>; T] {
-        std::array::from_fn(|i| self.row(t + i))
-    }
-
-    /// Token `t`'s blocks.
-    pub(crate) fn row(&self, t: usize) -> ActRow<'_> {
-        let blocks = t * self.blocks..(t + 1) * self.blocks;
-        ActRow {
-            quants: &self.quants[blocks.clone()],
-            scales: &self.scales[blocks.clone()],
-            sums: &self.sums[blocks],
-        }
-    }
-}
-
-/// Quantises one block to `-127..=127` (never -128, so the Q8 kernel may negate it) and
-/// returns its scale and the sum of its quantised values.
-fn quantize_block(values: &[f32], out: &mut [i8; BLOCK]) -> (f32, i32) {
-    let amax = values.iter().fold(0.0f32, |m, v| m.max(v.abs()));
-    let scale = amax / 127.0;
-    let inverse = if scale > 0.0 { 127.0 / amax } else { 0.0 };
-    let mut sum = 0;
-    for (q, &v) in out.iter_mut().zip(values) {
-        *q = (v * inverse).round_ties_even().clamp(-127.0, 127.0) as i8;
-        sum += i32::from(*q);
-    }
-    (scale, sum)
-}
-
 /// A kernel that computes one tile: eight rows for up to four tokens at once (more would
 /// not keep their accumulators in registers).
 pub(crate) trait TileKernel {
@@ -354,38 +283,6 @@ pub(crate) mod testing {
 mod tests {
     use super::testing::{Rng, activations};
     use super::*;
-
-    #[test]
-    fn quantised_activations_round_trip_within_half_a_step() {
-        let mut rng = Rng::new(1);
-        let x = activations(&mut rng, 3, 96);
-        let mut acts = Activations::default();
-        acts.quantize(&x, 96);
-        assert_eq!(acts.tokens, 3);
-        for t in 0..3 {
-            let row = acts.row(t);
-            for b in 0..3 {
-                let sum: i32 = row.quants[b].iter().map(|&q| i32::from(q)).sum();
-                assert_eq!(row.sums[b], row.scales[b] * sum as f32);
-                for (j, &q) in row.quants[b].iter().enumerate() {
-                    assert!(q > -128);
-                    let v = x[t * 96 + b * BLOCK + j];
-                    assert!((f32::from(q) * row.scales[b] - v).abs() <= row.scales[b] * 0.5001);
-                }
-            }
-        }
-    }
-
-    #[test]
-    fn a_block_of_zeros_quantises_to_zero_with_zero_scale() {
-        let mut acts = Activations::default();
-        acts.quantize(&[0.0; BLOCK], BLOCK);
-        let row = acts.row(0);
-        assert_eq!(
-            (row.quants[0], row.scales[0], row.sums[0]),
-            ([0; BLOCK], 0.0, 0.0)
-        );
-    }
 
     #[test]
     fn split_products_land_where_a_single_thread_puts_them() {
