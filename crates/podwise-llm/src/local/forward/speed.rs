@@ -7,7 +7,7 @@
 //! and in the thread's own CPU time (from `/proc/thread-self/schedstat`), which leaves out
 //! the time other processes had the core: on a shared machine, compare the CPU figures.
 //! Under `valgrind --tool=callgrind` with one round, the difference between two token
-//! counts gives the instructions per token.
+//! counts gives the instructions per token. `SPEED_THREADS` sets the threads (default 1).
 
 use std::fs::File;
 use std::io::BufReader;
@@ -44,7 +44,7 @@ fn setting(key: &str, default: usize) -> usize {
 #[ignore = "a timing run, not a check"]
 fn decode_speed() {
     let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(1)
+        .num_threads(setting("SPEED_THREADS", 1))
         .build()
         .expect("a pool");
     pool.install(run);
