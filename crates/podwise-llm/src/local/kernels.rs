@@ -14,10 +14,11 @@
 
 mod activations;
 pub(crate) mod dense;
-#[cfg(target_feature = "avx2")]
-mod halves;
+mod kquants;
 pub(crate) mod q4;
+pub(crate) mod q6;
 pub(crate) mod q8;
+pub(crate) mod scales;
 
 use std::ops::Range;
 
@@ -26,7 +27,9 @@ use rayon::prelude::*;
 pub(crate) use self::activations::{ActRow, Activations};
 use self::dense::DenseMatrix;
 use self::q4::Q4Matrix;
+use self::q6::Q6Matrix;
 use self::q8::Q8Matrix;
+use self::scales::{F16Scales, F32Scales};
 
 /// Columns per quantisation block, in every GGUF format the kernels read.
 pub(crate) const BLOCK: usize = 32;
@@ -38,7 +41,11 @@ pub(crate) const GROUP: usize = 8;
 #[derive(Debug)]
 pub(crate) enum Matrix {
     /// 4-bit weights with a scale and a minimum per block (GGUF Q4_1 and Q4_0).
-    Q4(Q4Matrix),
+    Q4(Q4Matrix<F16Scales>),
+    /// The same with f32 scales and minimums (GGUF Q4_K).
+    Q4K(Q4Matrix<F32Scales>),
+    /// 6-bit weights with a scale per 16 columns (GGUF Q6_K).
+    Q6(Q6Matrix),
     /// 8-bit weights with a scale per block (GGUF Q8_0, and formats requantised to it).
     Q8(Q8Matrix),
     /// Plain floats (GGUF F32 and F16).
@@ -50,6 +57,8 @@ impl Matrix {
     pub(crate) fn rows(&self) -> usize {
         match self {
             Self::Q4(m) => m.rows(),
+            Self::Q4K(m) => m.rows(),
+            Self::Q6(m) => m.rows(),
             Self::Q8(m) => m.rows(),
             Self::Dense(m) => m.rows(),
         }
@@ -59,6 +68,8 @@ impl Matrix {
     pub(crate) fn cols(&self) -> usize {
         match self {
             Self::Q4(m) => m.cols(),
+            Self::Q4K(m) => m.cols(),
+            Self::Q6(m) => m.cols(),
             Self::Q8(m) => m.cols(),
             Self::Dense(m) => m.cols(),
         }
@@ -68,6 +79,8 @@ impl Matrix {
     pub(crate) fn row(&self, row: usize, out: &mut [f32]) {
         match self {
             Self::Q4(m) => m.row(row, out),
+            Self::Q4K(m) => m.row(row, out),
+            Self::Q6(m) => m.row(row, out),
             Self::Q8(m) => m.row(row, out),
             Self::Dense(m) => m.row(row, out),
         }
@@ -127,6 +140,8 @@ impl Matrix {
     fn compute(&self, x: &[f32], acts: &Activations, groups: Range<usize>, out: &mut Output<'_>) {
         match self {
             Self::Q4(m) => m.compute(acts, groups, out),
+            Self::Q4K(m) => m.compute(acts, groups, out),
+            Self::Q6(m) => m.compute(acts, groups, out),
             Self::Q8(m) => m.compute(acts, groups, out),
             Self::Dense(m) => m.compute(x, acts.tokens, groups, out),
         }
@@ -222,6 +237,7 @@ fn store<const T: usize>(
 
 /// Reads the little-endian 32-bit word `k` of a block: four consecutive int8 values,
 /// which the kernels broadcast to all eight lanes.
+#[cfg(target_feature = "avx2")]
 #[inline(always)]
 pub(crate) fn word(block: &[i8; BLOCK], k: usize) -> i32 {
     let b = &block[4 * k..4 * k + 4];

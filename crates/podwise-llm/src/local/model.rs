@@ -2,8 +2,8 @@
 //! its tokenizer and its chat template, all from the one file.
 //!
 //! Files whose weights are all in formats with a kernel of ours (F32, F16, Q4_0, Q4_1,
-//! Q8_0; Q5_0 and Q5_1 requantised to Q8_0) run on our own forward pass
-//! ([`super::forward`]). Others, k-quants in particular, run on candle's models; candle has
+//! Q8_0, Q4_K, Q6_K; Q5_0 and Q5_1 requantised to Q8_0) run on our own forward pass
+//! ([`super::forward`]). Others (Q5_K, Q2_K, Q3_K, ...) run on candle's models; candle has
 //! fast kernels for Q4_0, Q8_0 and the k-quants but not for Q4_1, Q5_0 or Q5_1, so on that
 //! path weights stored in those are requantized to Q8_0 once, in memory, while loading.
 

@@ -2,8 +2,9 @@
 //! shape of the network from the metadata, and every weight matrix repacked for its
 //! kernel straight from the file's bytes, without a detour through candle's tensors.
 //!
-//! Files this cannot run (other architectures, mixtures of experts, k-quants) are
-//! recognised before anything is read, so the caller can hand them to candle instead.
+//! Files this cannot run (other architectures, mixtures of experts, formats without a
+//! kernel such as Q5_K) are recognised before anything is read, so the caller can hand
+//! them to candle instead.
 
 use std::io::{Read, Seek, SeekFrom};
 
@@ -14,6 +15,7 @@ use super::attention::Heads;
 use super::kernels::Matrix;
 use super::kernels::dense::DenseMatrix;
 use super::kernels::q4::Q4Matrix;
+use super::kernels::q6::Q6Matrix;
 use super::kernels::q8::Q8Matrix;
 use super::metadata::Metadata;
 use super::ops::{Rope, RopeStyle};
@@ -81,7 +83,7 @@ fn readable(dtype: GgmlDType) -> bool {
     use GgmlDType as D;
     matches!(
         dtype,
-        D::F32 | D::F16 | D::Q4_0 | D::Q4_1 | D::Q5_0 | D::Q5_1 | D::Q8_0
+        D::F32 | D::F16 | D::Q4_0 | D::Q4_1 | D::Q5_0 | D::Q5_1 | D::Q8_0 | D::Q4K | D::Q6K
     )
 }
 
@@ -241,10 +243,17 @@ impl<'a, R: Read + Seek> TensorReader<'a, R> {
     /// A weight matrix of `rows` outputs by `cols` inputs, repacked for its kernel.
     fn matrix(&mut self, name: &str, rows: usize, cols: usize) -> Result<Matrix, String> {
         let (dtype, bytes) = self.bytes(name, &[rows, cols])?;
+        if !cols.is_multiple_of(dtype.block_size()) {
+            return Err(format!(
+                "tensor {name}: rows of {cols} are not whole {dtype:?} blocks"
+            ));
+        }
         Ok(match dtype {
             GgmlDType::Q4_0 => Matrix::Q4(Q4Matrix::from_q4_0(&bytes, rows, cols)),
             GgmlDType::Q4_1 => Matrix::Q4(Q4Matrix::from_q4_1(&bytes, rows, cols)),
             GgmlDType::Q8_0 => Matrix::Q8(Q8Matrix::from_q8_0(&bytes, rows, cols)),
+            GgmlDType::Q4K => Matrix::Q4K(Q4Matrix::from_q4_k(&bytes, rows, cols)),
+            GgmlDType::Q6K => Matrix::Q6(Q6Matrix::from_q6_k(&bytes, rows, cols)),
             GgmlDType::F32 | GgmlDType::F16 => {
                 Matrix::Dense(DenseMatrix::new(floats(dtype, &bytes), rows, cols))
             }

@@ -1,5 +1,7 @@
 //! 4-bit weights with a scale and a minimum per block of 32: GGUF's Q4_1 (weight =
-//! nibble × scale + minimum), and Q4_0 as the case minimum = -8 × scale.
+//! nibble × scale + minimum), Q4_0 as the case minimum = -8 × scale, and Q4_K, whose
+//! 256-column blocks are eight such blocks with 6-bit scales and minimums under an f16
+//! pair ([`super::kquants`]).
 //!
 //! A tile holds eight rows by one block. Its 128 bytes of nibbles are ordered so that one
 //! 32-byte load gives each row's lane four bytes whose low nibbles are columns `8k..8k+4`
@@ -8,93 +10,128 @@
 //! multiplies unsigned nibbles by signed activations without saturating (15 × 127 × 2 per
 //! pair), so a whole block sums in 16-bit lanes (at most 8 × 3810) before one widening.
 //!
-//! Scales and minimums stay in f16, as in the file, which keeps a tile at GGUF's 20 bytes
-//! per row and block: decoding is bound by memory traffic, and widening them in the kernel
-//! costs less than reading f32s would.
+//! For Q4_0 and Q4_1 the scales and minimums stay in f16, as in the file, which keeps a
+//! tile at GGUF's 20 bytes per row and block; Q4_K's need f32 ([`super::scales`]).
 
 use std::ops::Range;
 
+use super::kquants::{Q4K_BYTES, decode_q4_k};
+use super::scales::{F16Scales, F32Scales, Scales};
 use super::{ActRow, Activations, BLOCK, GROUP, Output, TileKernel, f16_at, run_tiles};
 
 /// Eight rows by one block of 32 columns.
 #[derive(Debug, Clone, Copy)]
 #[repr(C, align(32))]
-pub(crate) struct Q4Tile {
+pub(crate) struct Q4Tile<S> {
     /// Chunk `k`, byte `4r + i`: row `r`'s column `8k + i` in the low nibble and column
     /// `8k + 4 + i` in the high nibble.
     nibbles: [[i8; 32]; 4],
-    /// Row `r`'s scale as little-endian f16 at bytes `2r..2r + 2`.
-    scales: [u8; 16],
-    /// Row `r`'s minimum, the same way.
-    mins: [u8; 16],
-}
-
-const EMPTY: Q4Tile = Q4Tile {
-    nibbles: [[0; 32]; 4],
-    scales: [0; 16],
-    mins: [0; 16],
-};
-
-impl Q4Tile {
-    fn scale(&self, r: usize) -> f32 {
-        f16_at(&self.scales[2 * r..])
-    }
-
-    fn min(&self, r: usize) -> f32 {
-        f16_at(&self.mins[2 * r..])
-    }
+    scales: S,
+    mins: S,
 }
 
 /// A matrix of [`Q4Tile`]s, row group by row group, each group's blocks in column order.
 #[derive(Debug)]
-pub(crate) struct Q4Matrix {
+pub(crate) struct Q4Matrix<S> {
     rows: usize,
     cols: usize,
-    tiles: Vec<Q4Tile>,
+    tiles: Vec<Q4Tile<S>>,
 }
 
-/// One block as GGUF stores it, decoded: 32 nibbles in column order, then the f16 bytes
-/// of the scale and of the minimum.
-type Block = ([u8; BLOCK], [u8; 2], [u8; 2]);
+/// One block of 32 columns decoded: its nibbles in column order, scale and minimum.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Block {
+    pub(crate) nibbles: [u8; BLOCK],
+    pub(crate) scale: f32,
+    pub(crate) min: f32,
+}
 
-impl Q4Matrix {
+impl Q4Matrix<F16Scales> {
     /// Repacks a row-major GGUF Q4_1 tensor: per block an f16 scale, an f16 minimum and 16
     /// bytes whose low nibbles are columns 0..16 and high nibbles 16..32.
     pub(crate) fn from_q4_1(bytes: &[u8], rows: usize, cols: usize) -> Self {
-        Self::from_blocks(bytes, 20, rows, cols, |b| {
-            (spread(&b[4..20]), [b[0], b[1]], [b[2], b[3]])
+        Self::build(bytes, 20, rows, cols, |stored, blocks| {
+            for (b, out) in stored.chunks_exact(20).zip(blocks) {
+                let (scale, min) = (f16_at(&b[0..2]), f16_at(&b[2..4]));
+                *out = Block {
+                    nibbles: spread(&b[4..20]),
+                    scale,
+                    min,
+                };
+            }
         })
     }
 
     /// Repacks a row-major GGUF Q4_0 tensor: per block an f16 scale and 16 bytes of
     /// nibbles stored with an offset of 8.
     pub(crate) fn from_q4_0(bytes: &[u8], rows: usize, cols: usize) -> Self {
-        Self::from_blocks(bytes, 18, rows, cols, |b| {
-            // Exact in f16: a power of two times an f16 that is far from overflowing.
-            let min = half::f16::from_f32(-8.0 * f16_at(&b[0..2]));
-            (spread(&b[2..18]), [b[0], b[1]], min.to_le_bytes())
+        Self::build(bytes, 18, rows, cols, |stored, blocks| {
+            for (b, out) in stored.chunks_exact(18).zip(blocks) {
+                // -8 × scale is exact in f16: a power of two times an f16 far from overflow.
+                let scale = f16_at(&b[0..2]);
+                *out = Block {
+                    nibbles: spread(&b[2..18]),
+                    scale,
+                    min: -8.0 * scale,
+                };
+            }
         })
     }
+}
 
-    fn from_blocks(
+impl Q4Matrix<F32Scales> {
+    /// Repacks a row-major GGUF Q4_K tensor (`cols` a multiple of 256).
+    pub(crate) fn from_q4_k(bytes: &[u8], rows: usize, cols: usize) -> Self {
+        Self::build(
+            bytes,
+            Q4K_BYTES * BLOCK / 256,
+            rows,
+            cols,
+            |stored, blocks| {
+                for (b, out) in stored
+                    .chunks_exact(Q4K_BYTES)
+                    .zip(blocks.chunks_exact_mut(8))
+                {
+                    decode_q4_k(b, out);
+                }
+            },
+        )
+    }
+}
+
+impl<S: Scales> Q4Matrix<S> {
+    /// Repacks `rows` rows stored one after the other, `block_bytes` per 32 columns on
+    /// average; `decode` turns one row's bytes into its blocks.
+    fn build(
         bytes: &[u8],
         block_bytes: usize,
         rows: usize,
         cols: usize,
-        decode: impl Fn(&[u8]) -> Block,
+        decode: impl Fn(&[u8], &mut [Block]),
     ) -> Self {
         assert!(cols.is_multiple_of(BLOCK));
         let nb = cols / BLOCK;
         assert_eq!(bytes.len(), rows * nb * block_bytes);
         let groups = rows.div_ceil(GROUP);
-        let mut tiles = vec![EMPTY; groups * nb];
+        let empty = Q4Tile {
+            nibbles: [[0; 32]; 4],
+            scales: S::ZERO,
+            mins: S::ZERO,
+        };
+        let mut tiles = vec![empty; groups * nb];
+        let mut blocks = vec![Block::default(); nb];
         for (row, stored) in bytes.chunks_exact(nb * block_bytes).enumerate() {
             let (g, lane) = (row / GROUP, row % GROUP);
-            for (b, block) in stored.chunks_exact(block_bytes).enumerate() {
-                let (nibbles, scale, min) = decode(block);
+            decode(stored, &mut blocks);
+            for (b, block) in blocks.iter().enumerate() {
+                let Block {
+                    nibbles,
+                    scale,
+                    min,
+                } = *block;
                 let tile = &mut tiles[g * nb + b];
-                tile.scales[2 * lane..2 * lane + 2].copy_from_slice(&scale);
-                tile.mins[2 * lane..2 * lane + 2].copy_from_slice(&min);
+                tile.scales.set(lane, scale);
+                tile.mins.set(lane, min);
                 for k in 0..4 {
                     for i in 0..4 {
                         let packed = nibbles[8 * k + i] | (nibbles[8 * k + 4 + i] << 4);
@@ -123,7 +160,8 @@ impl Q4Matrix {
             for k in 0..4 {
                 for i in 0..4 {
                     let byte = tile.nibbles[k][4 * lane + i] as u8;
-                    let value = |n: u8| f32::from(n).mul_add(tile.scale(lane), tile.min(lane));
+                    let (scale, min) = (tile.scales.get(lane), tile.mins.get(lane));
+                    let value = |n: u8| f32::from(n).mul_add(scale, min);
                     out[8 * k + i] = value(byte & 0x0f);
                     out[8 * k + 4 + i] = value(byte >> 4);
                 }
@@ -137,13 +175,13 @@ impl Q4Matrix {
     }
 
     /// The tiles of row group `g`; none past the last group.
-    fn group(&self, g: usize) -> &[Q4Tile] {
+    fn group(&self, g: usize) -> &[Q4Tile<S>] {
         let nb = self.cols / BLOCK;
         self.tiles.get(g * nb..(g + 1) * nb).unwrap_or_default()
     }
 }
 
-impl TileKernel for Q4Matrix {
+impl<S: Scales> TileKernel for Q4Matrix<S> {
     #[inline]
     fn tile<const T: usize>(&self, group: usize, acts: &[ActRow<'_>; T]) -> [[f32; GROUP]; T] {
         kernel::tile(self.group(group), self.group(group + 1), acts)
@@ -174,7 +212,7 @@ mod avx2 {
         set_splat_i32_m256i, set_splat_m256, shr_imm_u16_m256i, zeroed_m256, zeroed_m256i,
     };
 
-    use super::super::halves::widen;
+    use super::super::scales::Scales;
     use super::super::{ActRow, GROUP, word};
     use super::Q4Tile;
 
@@ -182,23 +220,23 @@ mod avx2 {
     /// on block `b` it asks for block `b` of the `next` group: the hardware prefetcher
     /// alone left the loads waiting (decoding measured 25% faster with this).
     #[inline(always)]
-    pub(super) fn tile<const T: usize>(
-        tiles: &[Q4Tile],
-        next: &[Q4Tile],
+    pub(super) fn tile<S: Scales, const T: usize>(
+        tiles: &[Q4Tile<S>],
+        next: &[Q4Tile<S>],
         acts: &[ActRow<'_>; T],
     ) -> [[f32; GROUP]; T] {
         // Two loops rather than a test per block: the last group has nothing to prefetch.
         if next.len() == tiles.len() {
-            blocks::<T, true>(tiles, next, acts)
+            blocks::<S, T, true>(tiles, next, acts)
         } else {
-            blocks::<T, false>(tiles, tiles, acts)
+            blocks::<S, T, false>(tiles, tiles, acts)
         }
     }
 
     #[inline(always)]
-    fn blocks<const T: usize, const PREFETCH: bool>(
-        tiles: &[Q4Tile],
-        next: &[Q4Tile],
+    fn blocks<S: Scales, const T: usize, const PREFETCH: bool>(
+        tiles: &[Q4Tile<S>],
+        next: &[Q4Tile<S>],
         acts: &[ActRow<'_>; T],
     ) -> [[f32; GROUP]; T] {
         let next = &next[..tiles.len()];
@@ -231,8 +269,8 @@ mod avx2 {
                     dots[t] = add_i16_m256i(dots[t], both);
                 }
             }
-            let w_scales = widen(&tile.scales);
-            let w_mins = widen(&tile.mins);
+            let w_scales = tile.scales.lanes();
+            let w_mins = tile.mins.lanes();
             for t in 0..T {
                 let dot =
                     convert_to_m256_from_i32_m256i(mul_i16_horizontal_add_m256i(dots[t], ones));
@@ -247,13 +285,14 @@ mod avx2 {
 
 #[cfg(any(test, not(target_feature = "avx2")))]
 mod scalar {
+    use super::super::scales::Scales;
     use super::super::{ActRow, BLOCK, GROUP};
     use super::Q4Tile;
 
     /// The tile kernel lane by lane, with the vector kernel's order of float operations.
-    pub(super) fn tile<const T: usize>(
-        tiles: &[Q4Tile],
-        _next: &[Q4Tile],
+    pub(super) fn tile<S: Scales, const T: usize>(
+        tiles: &[Q4Tile<S>],
+        _next: &[Q4Tile<S>],
         acts: &[ActRow<'_>; T],
     ) -> [[f32; GROUP]; T] {
         let mut acc = [[0.0f32; GROUP]; T];
@@ -269,8 +308,8 @@ mod scalar {
                             dot += i32::from(byte >> 4) * i32::from(q[8 * k + 4 + i]);
                         }
                     }
-                    *acc = (dot as f32).mul_add(tile.scale(r) * act.scales[b], *acc);
-                    *acc = tile.min(r).mul_add(act.sums[b], *acc);
+                    *acc = (dot as f32).mul_add(tile.scales.get(r) * act.scales[b], *acc);
+                    *acc = tile.mins.get(r).mul_add(act.sums[b], *acc);
                 }
             }
         }
@@ -377,6 +416,48 @@ mod tests {
         }
     }
 
+    /// A Q4_K tensor as candle writes it.
+    fn random_q4_k(rng: &mut Rng, rows: usize, cols: usize) -> Vec<u8> {
+        use candle_core::quantized::{GgmlDType, QTensor};
+        let values: Vec<f32> = (0..rows * cols)
+            .map(|i| rng.unit() * (1 + i % 5) as f32)
+            .collect();
+        let device = candle_core::Device::Cpu;
+        let t = candle_core::Tensor::from_slice(&values, (rows, cols), &device).expect("a tensor");
+        let q = QTensor::quantize(&t, GgmlDType::Q4K).expect("candle quantises");
+        q.data().expect("the bytes").into_owned()
+    }
+
+    #[test]
+    fn the_kernel_with_f32_scales_matches_the_scalar_kernel_bit_for_bit() {
+        let mut rng = Rng::new(14);
+        let (rows, cols) = (16, 512);
+        let matrix = Q4Matrix::from_q4_k(&random_q4_k(&mut rng, rows, cols), rows, cols);
+        let x = activations(&mut rng, 4, cols);
+        let mut acts = Activations::default();
+        acts.quantize(&x, cols);
+        for g in 0..2 {
+            let (tiles, next) = (matrix.group(g), matrix.group(g + 1));
+            let four: [ActRow<'_>; 4] = std::array::from_fn(|t| acts.row(t));
+            assert_eq!(
+                kernel::tile(tiles, next, &four),
+                scalar::tile(tiles, next, &four)
+            );
+        }
+    }
+
+    #[test]
+    fn q4_k_products_agree_with_dequantised_weights_times_quantised_inputs() {
+        let mut rng = Rng::new(15);
+        let (rows, cols) = (11, 256);
+        let matrix = Matrix::Q4K(Q4Matrix::from_q4_k(
+            &random_q4_k(&mut rng, rows, cols),
+            rows,
+            cols,
+        ));
+        check_products(&matrix, &mut rng, 3);
+    }
+
     #[test]
     fn products_agree_with_dequantised_weights_times_quantised_inputs() {
         let mut rng = Rng::new(6);
@@ -386,7 +467,14 @@ mod tests {
             rows,
             cols,
         ));
-        let x = activations(&mut rng, tokens, cols);
+        check_products(&matrix, &mut rng, tokens);
+    }
+
+    /// `matrix` times random inputs against its dequantised rows times the same inputs
+    /// dequantised, summed in f64.
+    fn check_products(matrix: &Matrix, rng: &mut Rng, tokens: usize) {
+        let (rows, cols) = (matrix.rows(), matrix.cols());
+        let x = activations(rng, tokens, cols);
         let mut acts = Activations::default();
         acts.quantize(&x, cols);
         let mut out = vec![0.0; tokens * rows];

@@ -6,10 +6,11 @@
 //! lane. `maddubs` wants one unsigned operand, so it multiplies `|w|` by the activation
 //! with `w`'s sign applied; the activations stop at ±127, so the sign flip cannot
 //! overflow and a pair of products stays within 2 × 128 × 127, short of saturating. The
-//! scales stay in f16, as in the file, for the reason given in [`super::q4`].
+//! scales stay in f16, as in the file ([`super::scales`]).
 
 use std::ops::Range;
 
+use super::scales::{F16Scales, Scales};
 use super::{ActRow, Activations, BLOCK, GROUP, Output, TileKernel, f16_at, run_tiles};
 
 /// Eight rows by one block of 32 columns.
@@ -18,20 +19,13 @@ use super::{ActRow, Activations, BLOCK, GROUP, Output, TileKernel, f16_at, run_t
 pub(crate) struct Q8Tile {
     /// Chunk `k`, bytes `4r..4r + 4`: row `r`'s columns `4k..4k + 4`.
     quants: [[i8; 32]; 8],
-    /// Row `r`'s scale as little-endian f16 at bytes `2r..2r + 2`.
-    scales: [u8; 16],
+    scales: F16Scales,
 }
 
 const EMPTY: Q8Tile = Q8Tile {
     quants: [[0; 32]; 8],
-    scales: [0; 16],
+    scales: F16Scales::ZERO,
 };
-
-impl Q8Tile {
-    fn scale(&self, r: usize) -> f32 {
-        f16_at(&self.scales[2 * r..])
-    }
-}
 
 /// A matrix of [`Q8Tile`]s, row group by row group, each group's blocks in column order.
 #[derive(Debug)]
@@ -53,7 +47,7 @@ impl Q8Matrix {
             for (q, &b) in quants.iter_mut().zip(&block[2..]) {
                 *q = b as i8;
             }
-            matrix.set(i / nb, i % nb, [block[0], block[1]], &quants);
+            matrix.set(i / nb, i % nb, f16_at(&block[0..2]), &quants);
         }
         matrix
     }
@@ -74,7 +68,7 @@ impl Q8Matrix {
             for (q, &v) in quants.iter_mut().zip(block) {
                 *q = (v * inverse).round() as i8;
             }
-            let stored = half::f16::from_f32(scale).to_le_bytes();
+            let stored = half::f16::from_f32(scale).to_f32();
             matrix.set(i / nb, i % nb, stored, &quants);
         }
         matrix
@@ -88,11 +82,11 @@ impl Q8Matrix {
         }
     }
 
-    fn set(&mut self, row: usize, b: usize, scale: [u8; 2], quants: &[i8; BLOCK]) {
+    fn set(&mut self, row: usize, b: usize, scale: f32, quants: &[i8; BLOCK]) {
         let nb = self.cols / BLOCK;
         let (g, lane) = (row / GROUP, row % GROUP);
         let tile = &mut self.tiles[g * nb + b];
-        tile.scales[2 * lane..2 * lane + 2].copy_from_slice(&scale);
+        tile.scales.set(lane, scale);
         for k in 0..8 {
             tile.quants[k][4 * lane..4 * lane + 4].copy_from_slice(&quants[4 * k..4 * k + 4]);
         }
@@ -114,7 +108,8 @@ impl Q8Matrix {
             let tile = &self.tiles[g * nb + b];
             for k in 0..8 {
                 for i in 0..4 {
-                    out[4 * k + i] = f32::from(tile.quants[k][4 * lane + i]) * tile.scale(lane);
+                    out[4 * k + i] =
+                        f32::from(tile.quants[k][4 * lane + i]) * tile.scales.get(lane);
                 }
             }
         }
@@ -153,7 +148,7 @@ mod avx2 {
         set_splat_m256, sign_apply_i8_m256i, zeroed_m256, zeroed_m256i,
     };
 
-    use super::super::halves::widen;
+    use super::super::scales::Scales;
     use super::super::{ActRow, GROUP, word};
     use super::Q8Tile;
 
@@ -206,7 +201,7 @@ mod avx2 {
                     dots[t] = add_i32_m256i(dots[t], mul_i16_horizontal_add_m256i(pairs, ones));
                 }
             }
-            let w_scales = widen(&tile.scales);
+            let w_scales = tile.scales.lanes();
             for t in 0..T {
                 let scale = mul_m256(w_scales, set_splat_m256(scales[t][b]));
                 acc[t] = fused_mul_add_m256(convert_to_m256_from_i32_m256i(dots[t]), scale, acc[t]);
@@ -218,6 +213,7 @@ mod avx2 {
 
 #[cfg(any(test, not(target_feature = "avx2")))]
 mod scalar {
+    use super::super::scales::Scales;
     use super::super::{ActRow, GROUP};
     use super::Q8Tile;
 
@@ -238,7 +234,7 @@ mod scalar {
                             dot += w * i32::from(act.quants[b][4 * k + i]);
                         }
                     }
-                    *acc = (dot as f32).mul_add(tile.scale(r) * act.scales[b], *acc);
+                    *acc = (dot as f32).mul_add(tile.scales.get(r) * act.scales[b], *acc);
                 }
             }
         }
