@@ -2,7 +2,7 @@
 //! time.
 //!
 //! Each weight matrix is repacked at load into tiles of eight rows by one block of 32
-//! columns ([`q4`], [`q8`]), laid out in the order the kernels read them, so one product
+//! columns ([`q4`], [`q6`], [`q8`]), laid out in the order the kernels read them, so one product
 //! is one sequential pass over memory. The activations are quantised once per product to
 //! int8 blocks ([`Activations`]) and meet the weights in integer multiply-adds: the eight
 //! rows of a tile sit in the eight 32-bit lanes of an AVX2 register, so their block scales
@@ -110,10 +110,26 @@ impl Matrix {
             return;
         }
         let per_thread = groups.div_ceil(threads);
-        let ranges: Vec<Range<usize>> = (0..groups)
-            .step_by(per_thread)
-            .map(|g| g..(g + per_thread).min(groups))
-            .collect();
+        let range = |i: usize| i * per_thread..((i + 1) * per_thread).min(groups);
+        if acts.tokens == 1 {
+            // One token's outputs are contiguous: each thread writes its part in place.
+            let accumulate = out.accumulate;
+            let rows = self.rows();
+            out.data[..rows]
+                .par_chunks_mut(per_thread * GROUP)
+                .enumerate()
+                .for_each(|(i, data)| {
+                    let stride = data.len();
+                    let mut part = Output {
+                        data,
+                        stride,
+                        accumulate,
+                    };
+                    self.compute(x, acts, range(i), &mut part);
+                });
+            return;
+        }
+        let ranges: Vec<Range<usize>> = (0..groups.div_ceil(per_thread)).map(range).collect();
         // Each thread fills its own rows for every token into a buffer of its own, as the
         // rows of one thread are not contiguous in `out` once there are several tokens.
         let parts: Vec<Vec<f32>> = ranges
@@ -303,27 +319,26 @@ mod tests {
     #[test]
     fn split_products_land_where_a_single_thread_puts_them() {
         let mut rng = Rng::new(2);
-        let (rows, cols, tokens) = (200, 64, 3);
+        let (rows, cols) = (200, 64);
         let values: Vec<f32> = (0..rows * cols).map(|_| rng.unit()).collect();
         let matrix = Matrix::Dense(DenseMatrix::new(values, rows, cols));
-        let x = activations(&mut rng, tokens, cols);
-        let mut acts = Activations::default();
-        acts.quantize(&x, cols);
-        let mut one = vec![0.0; tokens * rows];
-        matrix.compute(
-            &x,
-            &acts,
-            0..rows.div_ceil(GROUP),
-            &mut Output::new(&mut one, rows),
-        );
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(3)
             .build()
             .expect("a pool");
-        let mut split = vec![1.0; tokens * rows];
-        pool.install(|| matrix.matmul(&x, &acts, Output::adding(&mut split, rows)));
-        for (s, o) in split.iter().zip(&one) {
-            assert_eq!(*s, o + 1.0);
+        // One token takes the in-place path, several the one with buffers per thread.
+        for tokens in [1, 3] {
+            let x = activations(&mut rng, tokens, cols);
+            let mut acts = Activations::default();
+            acts.quantize(&x, cols);
+            let mut one = vec![0.0; tokens * rows];
+            let all = 0..rows.div_ceil(GROUP);
+            matrix.compute(&x, &acts, all, &mut Output::new(&mut one, rows));
+            let mut split = vec![1.0; tokens * rows];
+            pool.install(|| matrix.matmul(&x, &acts, Output::adding(&mut split, rows)));
+            for (s, o) in split.iter().zip(&one) {
+                assert_eq!(*s, o + 1.0);
+            }
         }
     }
 }

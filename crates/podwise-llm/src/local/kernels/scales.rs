@@ -101,11 +101,10 @@ const F32_FIELDS: i32 = 0x8fff_e000_u32 as i32;
 #[cfg(target_feature = "avx2")]
 const REBIAS: f32 = f32::from_bits((127 + 112) << 23);
 
-#[cfg(test)]
+#[cfg(all(test, target_feature = "avx2"))]
 mod tests {
     use super::*;
 
-    #[cfg(target_feature = "avx2")]
     #[test]
     fn every_finite_f16_widens_to_its_f32_value() {
         for chunk in (0..=u16::MAX).collect::<Vec<_>>().chunks(8) {
