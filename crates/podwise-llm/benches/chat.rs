@@ -1,9 +1,14 @@
 //! Local generation speed next to llama.cpp on the same GGUF file, both on one thread.
 //!
 //! Run with `cargo bench -p podwise-llm --bench chat --features llama-cpp-reference`
-//! after `scripts/fetch-models.sh`. Prints, for each engine, the time to the first token
-//! (prompt processing included) and the generation speed after it, medians of a few runs,
+//! after `scripts/fetch-models.sh`; the feature builds llama.cpp, which needs cmake and
+//! libclang. Prints, for each engine, the time to the first token (prompt processing
+//! included) and the generation speed after it, medians of `BENCH_RUNS` runs (default 3),
 //! and our speed as a multiple of llama.cpp's. The target is at least 1.1x.
+//!
+//! The engines take turns, one run each, so that a change in a shared machine's load
+//! falls on both rather than on whichever ran second. Figures measured so far are in
+//! `benches/README.md`.
 
 use std::num::NonZeroU32;
 use std::path::PathBuf;
@@ -25,6 +30,14 @@ const QUESTION: &str = "Write a long story about a podcast host in Taipei who in
     tea farmers, and describe each episode.";
 const TOKENS: u32 = 128;
 const RUNS: usize = 3;
+
+fn runs() -> usize {
+    std::env::var("BENCH_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or(RUNS)
+}
 
 /// One measured generation.
 #[derive(Debug, Clone, Copy)]
@@ -124,17 +137,17 @@ fn reference(backend: &LlamaBackend, model: &LlamaModel) -> Run {
     context.decode(&mut batch).expect("prompt decodes");
     let mut next = sampler.sample(&context, batch.n_tokens() - 1);
     let first = started.elapsed();
-    let mut position = i32::try_from(tokens.len()).expect("short prompt");
+    let start = i32::try_from(tokens.len()).expect("short prompt");
+    let end = start + i32::try_from(TOKENS).expect("few tokens") - 1;
     // Every token is generated, end-of-turn included, so both engines do the same work
     // per token; only the rate is compared.
-    for _ in 1..TOKENS {
+    for position in start..end {
         batch.clear();
         batch
             .add(next, position, &[0], true)
             .expect("one token fits");
         context.decode(&mut batch).expect("token decodes");
         next = sampler.sample(&context, 0);
-        position += 1;
     }
     let rest = started.elapsed() - first;
     Run {
@@ -143,9 +156,16 @@ fn reference(backend: &LlamaBackend, model: &LlamaModel) -> Run {
     }
 }
 
+/// The median speed and, separately, the median time to the first token.
 fn median(mut runs: Vec<Run>) -> Run {
+    let middle = runs.len() / 2;
     runs.sort_by(|a, b| a.tokens_per_second.total_cmp(&b.tokens_per_second));
-    runs[runs.len() / 2]
+    let tokens_per_second = runs[middle].tokens_per_second;
+    runs.sort_by_key(|r| r.first_token);
+    Run {
+        first_token: runs[middle].first_token,
+        tokens_per_second,
+    }
 }
 
 fn main() {
@@ -154,23 +174,26 @@ fn main() {
         .build()
         .expect("a runtime");
     let chat = LocalChat::load(&path, 1, 4).expect("the local model loads");
-    let _warm = ours(&runtime, &chat);
-    let podwise = median((0..RUNS).map(|_| ours(&runtime, &chat)).collect());
-    drop(chat);
-
     let mut backend = LlamaBackend::init().expect("llama.cpp starts");
     backend.void_logs();
     let model = LlamaModel::load_from_file(&backend, &path, &LlamaModelParams::default())
         .expect("llama.cpp loads the model");
-    let _warm = reference(&backend, &model);
-    let llama = median((0..RUNS).map(|_| reference(&backend, &model)).collect());
 
-    println!("SmolLM2-135M-Instruct Q4_1, one thread, {TOKENS} tokens, median of {RUNS} runs");
+    let _warm = (ours(&runtime, &chat), reference(&backend, &model));
+    let runs = runs();
+    let (mut podwise, mut llama) = (Vec::new(), Vec::new());
+    for _ in 0..runs {
+        podwise.push(ours(&runtime, &chat));
+        llama.push(reference(&backend, &model));
+    }
+    let (podwise, llama) = (median(podwise), median(llama));
+
+    println!("SmolLM2-135M-Instruct Q4_1, one thread, {TOKENS} tokens, median of {runs} runs");
     println!(
         "{:<22} {:>16} {:>14}",
         "engine", "first token (ms)", "tokens/s"
     );
-    for (name, run) in [("podwise (candle)", podwise), ("llama.cpp", llama)] {
+    for (name, run) in [("podwise", podwise), ("llama.cpp", llama)] {
         println!(
             "{name:<22} {:>16.1} {:>14.1}",
             run.first_token.as_secs_f64() * 1e3,

@@ -5,12 +5,18 @@
 //! against each other. Requests wait in a bounded queue; when it is full the backend
 //! answers `Busy`, which the router turns into a fallback or a 503.
 
+mod attention;
+mod forward;
 mod generate;
+mod kernels;
+mod metadata;
 mod model;
+mod ops;
 mod pretokenize;
 mod template;
 mod text_stream;
 mod tokenizer;
+mod weights;
 
 use std::path::Path;
 use std::sync::mpsc;
@@ -75,6 +81,7 @@ impl LocalChat {
         tracing::info!(
             model = %info.id,
             context_length = info.context_length,
+            engine = model.engine(),
             threads,
             load_ms = started.elapsed().as_millis() as u64,
             "local chat model loaded"

@@ -1,11 +1,12 @@
 //! Loads a chat model from a GGUF file: the weights of a Llama- or Qwen2-family network,
 //! its tokenizer and its chat template, all from the one file.
 //!
-//! candle has fast (AVX2) kernels for Q4_0, Q8_0 and the k-quants but not for Q4_1, Q5_0
-//! or Q5_1; weights stored in those are requantized to Q8_0 once, in memory, while loading.
-//! For SmolLM2-135M that takes about a second and makes generation several times faster.
+//! Files whose weights are all in formats with a kernel of ours (F32, F16, Q4_0, Q4_1,
+//! Q8_0, Q4_K, Q6_K; Q5_0 and Q5_1 requantised to Q8_0) run on our own forward pass
+//! ([`super::forward`]). Others (Q5_K, Q2_K, Q3_K, ...) run on candle's models; candle has
+//! fast kernels for Q4_0, Q8_0 and the k-quants but not for Q4_1, Q5_0 or Q5_1, so on that
+//! path weights stored in those are requantized to Q8_0 once, in memory, while loading.
 
-use std::collections::HashMap;
 use std::fs::File;
 use std::io::{BufReader, Cursor, Read, Seek};
 use std::path::{Path, PathBuf};
@@ -14,6 +15,8 @@ use candle_core::quantized::{GgmlDType, QTensor, gguf_file};
 use candle_core::{Device, Tensor};
 use candle_transformers::models::{quantized_llama, quantized_qwen2};
 
+use super::forward::Transformer;
+use super::metadata::Metadata;
 use super::pretokenize::Pretokenizer;
 use super::template::ChatTemplate;
 use super::tokenizer::Tokenizer;
@@ -28,8 +31,9 @@ pub enum LoadError {
     Invalid { path: PathBuf, reason: String },
 }
 
-/// The network itself, by architecture.
+/// The network itself: ours, or candle's by architecture.
 enum Network {
+    Own(Box<Transformer>),
     Llama(quantized_llama::ModelWeights),
     Qwen2(quantized_qwen2::ModelWeights),
 }
@@ -84,11 +88,19 @@ impl ChatModel {
         let template = template_of(&meta, &tokenizer).map_err(&invalid)?;
         let end_tokens = end_tokens_of(&meta, &tokenizer);
 
-        let network = if needs_requantizing(&content) {
-            let (content, mut image) = requantize(content, &mut reader).map_err(&invalid)?;
-            network_of(&architecture, content, &mut image)
-        } else {
-            network_of(&architecture, content, &mut reader)
+        let network = match Transformer::unsupported(&content, &architecture) {
+            None => Transformer::load(&content, &mut reader, &architecture)
+                .map(|t| Network::Own(Box::new(t))),
+            Some(reason) => {
+                tracing::info!(%reason, "the chat model runs on candle's forward pass");
+                if needs_requantizing(&content) {
+                    let (content, mut image) =
+                        requantize(content, &mut reader).map_err(&invalid)?;
+                    network_of(&architecture, content, &mut image)
+                } else {
+                    network_of(&architecture, content, &mut reader)
+                }
+            }
         }
         .map_err(&invalid)?;
 
@@ -113,17 +125,32 @@ impl ChatModel {
         tokens: &[u32],
         position: usize,
     ) -> candle_core::Result<Tensor> {
-        let input = Tensor::new(tokens, &Device::Cpu)?.unsqueeze(0)?;
+        let input = || Tensor::new(tokens, &Device::Cpu)?.unsqueeze(0);
         let logits = match &mut self.network {
-            Network::Llama(m) => m.forward(&input, position)?,
-            Network::Qwen2(m) => m.forward(&input, position)?,
+            Network::Own(m) => {
+                let logits = m
+                    .forward(tokens, position)
+                    .map_err(candle_core::Error::msg)?;
+                return Tensor::from_slice(logits, logits.len(), &Device::Cpu);
+            }
+            Network::Llama(m) => m.forward(&input()?, position)?,
+            Network::Qwen2(m) => m.forward(&input()?, position)?,
         };
         logits.squeeze(0)
+    }
+
+    /// Which forward pass runs the model, for the load log.
+    pub(crate) fn engine(&self) -> &'static str {
+        match self.network {
+            Network::Own(_) => "podwise",
+            Network::Llama(_) | Network::Qwen2(_) => "candle",
+        }
     }
 
     /// Forgets the previous conversation's attention cache.
     pub(crate) fn reset(&mut self) {
         match &mut self.network {
+            Network::Own(m) => m.reset(),
             Network::Llama(m) => m.clear_kv_cache(),
             Network::Qwen2(m) => m.clear_kv_cache(),
         }
@@ -202,56 +229,6 @@ fn requantize<R: Read + Seek>(
     let content = gguf_file::Content::read(&mut image)
         .map_err(|e| format!("cannot read the requantized image: {e}"))?;
     Ok((content, image))
-}
-
-/// Typed access to GGUF metadata with errors that name the key.
-struct Metadata<'c>(&'c HashMap<String, gguf_file::Value>);
-
-impl Metadata<'_> {
-    fn get(&self, key: &str) -> Result<&gguf_file::Value, String> {
-        self.0
-            .get(key)
-            .ok_or_else(|| format!("metadata {key} is missing"))
-    }
-
-    fn string(&self, key: &str) -> Result<String, String> {
-        self.get(key)?
-            .to_string()
-            .cloned()
-            .map_err(|e| format!("metadata {key}: {e}"))
-    }
-
-    fn u32(&self, key: &str) -> Result<u32, String> {
-        self.get(key)?
-            .to_u32()
-            .map_err(|e| format!("metadata {key}: {e}"))
-    }
-
-    fn strings(&self, key: &str) -> Result<Vec<String>, String> {
-        let values = self
-            .get(key)?
-            .to_vec()
-            .map_err(|e| format!("metadata {key}: {e}"))?;
-        values
-            .iter()
-            .map(|v| {
-                v.to_string()
-                    .cloned()
-                    .map_err(|e| format!("metadata {key}: {e}"))
-            })
-            .collect()
-    }
-
-    fn i32s(&self, key: &str) -> Result<Vec<i32>, String> {
-        let values = self
-            .get(key)?
-            .to_vec()
-            .map_err(|e| format!("metadata {key}: {e}"))?;
-        values
-            .iter()
-            .map(|v| v.to_i32().map_err(|e| format!("metadata {key}: {e}")))
-            .collect()
-    }
 }
 
 fn tokenizer_of(meta: &Metadata<'_>) -> Result<Tokenizer, String> {
