@@ -7,8 +7,9 @@
 //! and our speed as a multiple of llama.cpp's. The target is at least 1.1x.
 //!
 //! The engines take turns, one run each, so that a change in a shared machine's load
-//! falls on both rather than on whichever ran second. Figures measured so far are in
-//! `benches/README.md`.
+//! falls on both rather than on whichever ran second. On Linux the generation speed is
+//! also given per second of the process's CPU time, which leaves out the time other
+//! processes had the cores. Figures measured so far are in `benches/README.md`.
 
 use std::num::NonZeroU32;
 use std::path::PathBuf;
@@ -44,6 +45,24 @@ fn runs() -> usize {
 struct Run {
     first_token: Duration,
     tokens_per_second: f64,
+    /// Tokens per second of the process's CPU time, where Linux reports it.
+    tokens_per_cpu_second: Option<f64>,
+}
+
+/// The CPU time of the whole process so far (every thread, user and system), from
+/// `/proc/self/stat` in clock ticks of 10 ms.
+fn cpu_time() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // The command name may hold spaces; the fields after it are plain numbers.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / 100.0)
+}
+
+/// Tokens per CPU second between the CPU readings `from` and `to`.
+fn per_cpu_second(tokens: u32, from: Option<f64>, to: Option<f64>) -> Option<f64> {
+    let seconds = to? - from?;
+    (seconds > 0.0).then(|| f64::from(tokens) / seconds)
 }
 
 fn model_path() -> PathBuf {
@@ -89,15 +108,16 @@ fn ours(runtime: &tokio::runtime::Runtime, chat: &LocalChat) -> Run {
         while let Some(event) = stream.next().await {
             match event.expect("generation succeeds") {
                 ChatEvent::Delta(_) => {
-                    first.get_or_insert_with(|| started.elapsed());
+                    first.get_or_insert_with(|| (started.elapsed(), cpu_time()));
                 }
                 ChatEvent::Done { usage, .. } => {
-                    let first = first.expect("some text before the end");
+                    let (first, cpu_at_first) = first.expect("some text before the end");
                     let rest = started.elapsed() - first;
+                    let tokens = usage.completion_tokens - 1;
                     return Run {
                         first_token: first,
-                        tokens_per_second: f64::from(usage.completion_tokens - 1)
-                            / rest.as_secs_f64(),
+                        tokens_per_second: f64::from(tokens) / rest.as_secs_f64(),
+                        tokens_per_cpu_second: per_cpu_second(tokens, cpu_at_first, cpu_time()),
                     };
                 }
             }
@@ -137,6 +157,7 @@ fn reference(backend: &LlamaBackend, model: &LlamaModel) -> Run {
     context.decode(&mut batch).expect("prompt decodes");
     let mut next = sampler.sample(&context, batch.n_tokens() - 1);
     let first = started.elapsed();
+    let cpu_at_first = cpu_time();
     let start = i32::try_from(tokens.len()).expect("short prompt");
     let end = start + i32::try_from(TOKENS).expect("few tokens") - 1;
     // Every token is generated, end-of-turn included, so both engines do the same work
@@ -153,18 +174,23 @@ fn reference(backend: &LlamaBackend, model: &LlamaModel) -> Run {
     Run {
         first_token: first,
         tokens_per_second: f64::from(TOKENS - 1) / rest.as_secs_f64(),
+        tokens_per_cpu_second: per_cpu_second(TOKENS - 1, cpu_at_first, cpu_time()),
     }
 }
 
-/// The median speed and, separately, the median time to the first token.
-fn median(mut runs: Vec<Run>) -> Run {
-    let middle = runs.len() / 2;
-    runs.sort_by(|a, b| a.tokens_per_second.total_cmp(&b.tokens_per_second));
-    let tokens_per_second = runs[middle].tokens_per_second;
-    runs.sort_by_key(|r| r.first_token);
+/// The medians of each figure, taken separately.
+fn median(runs: &[Run]) -> Run {
+    fn middle(mut values: Vec<f64>) -> f64 {
+        values.sort_by(f64::total_cmp);
+        values[values.len() / 2]
+    }
+    let cpu: Option<Vec<f64>> = runs.iter().map(|r| r.tokens_per_cpu_second).collect();
     Run {
-        first_token: runs[middle].first_token,
-        tokens_per_second,
+        first_token: Duration::from_secs_f64(middle(
+            runs.iter().map(|r| r.first_token.as_secs_f64()).collect(),
+        )),
+        tokens_per_second: middle(runs.iter().map(|r| r.tokens_per_second).collect()),
+        tokens_per_cpu_second: cpu.map(middle),
     }
 }
 
@@ -186,16 +212,19 @@ fn main() {
         podwise.push(ours(&runtime, &chat));
         llama.push(reference(&backend, &model));
     }
-    let (podwise, llama) = (median(podwise), median(llama));
+    let (podwise, llama) = (median(&podwise), median(&llama));
 
     println!("SmolLM2-135M-Instruct Q4_1, one thread, {TOKENS} tokens, median of {runs} runs");
     println!(
-        "{:<22} {:>16} {:>14}",
-        "engine", "first token (ms)", "tokens/s"
+        "{:<22} {:>16} {:>14} {:>18}",
+        "engine", "first token (ms)", "tokens/s", "tokens/CPU second"
     );
     for (name, run) in [("podwise", podwise), ("llama.cpp", llama)] {
+        let cpu = run
+            .tokens_per_cpu_second
+            .map_or_else(|| "-".to_owned(), |v| format!("{v:.1}"));
         println!(
-            "{name:<22} {:>16.1} {:>14.1}",
+            "{name:<22} {:>16.1} {:>14.1} {cpu:>18}",
             run.first_token.as_secs_f64() * 1e3,
             run.tokens_per_second
         );
@@ -204,4 +233,8 @@ fn main() {
         "generation speed: {:.2}x llama.cpp (target >= 1.1x)",
         podwise.tokens_per_second / llama.tokens_per_second
     );
+    if let (Some(ours), Some(theirs)) = (podwise.tokens_per_cpu_second, llama.tokens_per_cpu_second)
+    {
+        println!("per CPU second: {:.2}x llama.cpp", ours / theirs);
+    }
 }

@@ -9,12 +9,14 @@ use candle_core::quantized::gguf_file;
 pub(crate) struct Metadata<'c>(pub(crate) &'c HashMap<String, gguf_file::Value>);
 
 impl Metadata<'_> {
+    /// The value at `key`.
     pub(crate) fn get(&self, key: &str) -> Result<&gguf_file::Value, String> {
         self.0
             .get(key)
             .ok_or_else(|| format!("metadata {key} is missing"))
     }
 
+    /// The string at `key`.
     pub(crate) fn string(&self, key: &str) -> Result<String, String> {
         self.get(key)?
             .to_string()
@@ -22,18 +24,21 @@ impl Metadata<'_> {
             .map_err(|e| format!("metadata {key}: {e}"))
     }
 
+    /// The unsigned integer at `key`.
     pub(crate) fn u32(&self, key: &str) -> Result<u32, String> {
         self.get(key)?
             .to_u32()
             .map_err(|e| format!("metadata {key}: {e}"))
     }
 
+    /// The float at `key`.
     pub(crate) fn f32(&self, key: &str) -> Result<f32, String> {
         self.get(key)?
             .to_f32()
             .map_err(|e| format!("metadata {key}: {e}"))
     }
 
+    /// The array of strings at `key`.
     pub(crate) fn strings(&self, key: &str) -> Result<Vec<String>, String> {
         let values = self
             .get(key)?
@@ -49,6 +54,7 @@ impl Metadata<'_> {
             .collect()
     }
 
+    /// The array of signed integers at `key`.
     pub(crate) fn i32s(&self, key: &str) -> Result<Vec<i32>, String> {
         let values = self
             .get(key)?

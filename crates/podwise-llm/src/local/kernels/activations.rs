@@ -90,6 +90,7 @@ mod lanes {
         std::array::from_fn(|i| load_unaligned_m256(&chunks[i]))
     }
 
+    /// The largest magnitude in `values`.
     #[inline(always)]
     pub(super) fn max_abs(values: &[f32; BLOCK]) -> f32 {
         let sign = set_splat_m256(-0.0);
@@ -120,10 +121,12 @@ mod lanes {
 mod scalar {
     use super::BLOCK;
 
+    /// The AVX2 version one value at a time.
     pub(super) fn max_abs(values: &[f32; BLOCK]) -> f32 {
         values.iter().fold(0.0f32, |m, v| m.max(v.abs()))
     }
 
+    /// The AVX2 version one value at a time; the clamp never acts (see `quantize_block`).
     pub(super) fn scaled_to_i8(values: &[f32; BLOCK], inverse: f32, out: &mut [i8; BLOCK]) -> i32 {
         let mut sum = 0;
         for (q, &v) in out.iter_mut().zip(values) {

@@ -23,10 +23,12 @@ impl DenseMatrix {
         Self { rows, cols, values }
     }
 
+    /// The number of outputs.
     pub(crate) fn rows(&self) -> usize {
         self.rows
     }
 
+    /// The number of inputs.
     pub(crate) fn cols(&self) -> usize {
         self.cols
     }
@@ -74,6 +76,7 @@ mod lanes {
         load_unaligned_m256, m256, zeroed_m256,
     };
 
+    /// [`super::dot`] over whole chunks of eight.
     #[inline(always)]
     pub(super) fn dot(a: &[[f32; 8]], b: &[[f32; 8]]) -> f32 {
         let mut acc = zeroed_m256();

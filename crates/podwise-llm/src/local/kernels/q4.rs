@@ -143,10 +143,12 @@ impl<S: Scales> Q4Matrix<S> {
         Self { rows, cols, tiles }
     }
 
+    /// The number of outputs.
     pub(crate) fn rows(&self) -> usize {
         self.rows
     }
 
+    /// The number of inputs.
     pub(crate) fn cols(&self) -> usize {
         self.cols
     }

@@ -61,10 +61,12 @@ impl Q6Matrix {
         Self { rows, cols, tiles }
     }
 
+    /// The number of outputs.
     pub(crate) fn rows(&self) -> usize {
         self.rows
     }
 
+    /// The number of inputs.
     pub(crate) fn cols(&self) -> usize {
         self.cols
     }

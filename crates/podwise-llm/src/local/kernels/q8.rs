@@ -92,10 +92,12 @@ impl Q8Matrix {
         }
     }
 
+    /// The number of outputs.
     pub(crate) fn rows(&self) -> usize {
         self.rows
     }
 
+    /// The number of inputs.
     pub(crate) fn cols(&self) -> usize {
         self.cols
     }
