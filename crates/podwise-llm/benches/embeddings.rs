@@ -15,63 +15,86 @@ use podwise_llm::embeddings::{self, E5Small, Embedder, Purpose};
 
 /// Podcast-style passages, Traditional Chinese and English, 100 to 400 characters.
 const PASSAGES: &[&str] = &[
-    "在這一集節目中，我們邀請到一位在新竹科學園區工作超過十五年的工程師，聊聊台灣半導體產業\
-     從八吋晶圓走到先進製程的歷程，以及他對年輕人投入硬體產業的建議。他也分享了輪班生活如何\
+    "在這一集節目中，我們邀請到一位在新竹科學園區工作超過十五年的工\
+     程師，聊聊台灣半導體產業\
+     從八吋晶圓走到先進製程的歷程，以及他對年輕人投入硬體產業的建議\
+     。他也分享了輪班生活如何\
      影響家庭，還有公司導入自動化之後工作內容的改變。",
     "This week we sit down with a marine biologist who has spent a decade tracking humpback \
      whales along the Pacific coast. She explains how underwater microphones pick up their \
      songs, why the songs change from year to year, and what shipping noise is doing to the \
      animals' ability to find each other.",
-    "主持人今天分享她第一次獨自到花蓮騎單車環島的經驗：出發前怎麼規劃路線、在蘇花公路遇到大\
-     雨時如何應變，以及沿途住過的民宿和吃過的小吃。最後她也提醒聽眾，夏天騎車一定要注意防曬\
-     與補充水分，並且出發前檢查煞車和輪胎，遇到颱風警報時千萬不要勉強上路。",
+    "主持人今天分享她第一次獨自到花蓮騎單車環島的經驗：出發前怎麼規\
+     劃路線、在蘇花公路遇到大\
+     雨時如何應變，以及沿途住過的民宿和吃過的小吃。最後她也提醒聽眾\
+     ，夏天騎車一定要注意防曬\
+     與補充水分，並且出發前檢查煞車和輪胎，遇到颱風警報時千萬不要勉\
+     強上路。",
     "Our guest, a former restaurant owner, walks through the numbers behind running a small\
       café: rent, staff, coffee beans and the cost of wasted milk. He argues that most new \
      cafés fail not because of bad coffee but because owners underestimate how long it take\
      s for a neighbourhood to trust a new place.",
-    "本集討論人工智慧在醫療影像的應用。來賓是一位放射科醫師，她說明深度學習模型如何協助判讀\
-     胸部X光片，也坦白指出資料偏差、隱私保護與醫療責任歸屬等問題仍然沒有解決，醫師和工程師\
-     需要更多合作。她也提到，病人應該有權知道自己的影像是否被用來訓練模型，而醫院在導入新工\
+    "本集討論人工智慧在醫療影像的應用。來賓是一位放射科醫師，她說明\
+     深度學習模型如何協助判讀\
+     胸部X光片，也坦白指出資料偏差、隱私保護與醫療責任歸屬等問題仍然\
+     沒有解決，醫師和工程師\
+     需要更多合作。她也提到，病人應該有權知道自己的影像是否被用來訓\
+     練模型，而醫院在導入新工\
      具之前，必須先在本地的資料上重新驗證它的準確度。",
     "In today's episode we answer listener questions about personal finance in your \
      twenties: whether to pay off student loans or invest first, how large an emergency \
      fund should be, and why index funds beat most actively managed funds over long periods \
      once you account for fees and taxes.",
-    "我們來聊聊台灣的夜市文化。從士林、饒河到台南的花園夜市，每個地方都有自己的招牌小吃。來\
-     賓是一位美食作家，他認為夜市之所以迷人，不只是因為便宜好吃，更是因為那種人與人之間很近\
-     的距離感。節目最後，他推薦了三家自己每個月都會回去的攤位，也聊到近年觀光客增加之後，攤\
+    "我們來聊聊台灣的夜市文化。從士林、饒河到台南的花園夜市，每個地\
+     方都有自己的招牌小吃。來\
+     賓是一位美食作家，他認為夜市之所以迷人，不只是因為便宜好吃，更\
+     是因為那種人與人之間很近\
+     的距離感。節目最後，他推薦了三家自己每個月都會回去的攤位，也聊\
+     到近年觀光客增加之後，攤\
      商在價格與口味之間如何取捨。",
     "A historian joins us to talk about the printing press and how it changed Europe in the \
      fifteenth century. Cheap books spread new ideas about religion and science faster than \
      any authority could control, and she draws careful parallels with social media without \
      pretending the two are the same.",
-    "這一集是關於睡眠的科學。來賓是一位神經科學研究者，他解釋深層睡眠與快速動眼期各自對記憶\
-     的作用，說明為什麼睡前滑手機會讓人更難入睡，也給了幾個簡單可行的方法，幫助經常加班的上\
-     班族改善睡眠品質，例如固定起床時間、午後少喝咖啡，以及把臥室的溫度和光線調整到適合入睡\
+    "這一集是關於睡眠的科學。來賓是一位神經科學研究者，他解釋深層睡\
+     眠與快速動眼期各自對記憶\
+     的作用，說明為什麼睡前滑手機會讓人更難入睡，也給了幾個簡單可行\
+     的方法，幫助經常加班的上\
+     班族改善睡眠品質，例如固定起床時間、午後少喝咖啡，以及把臥室的\
+     溫度和光線調整到適合入睡\
      的狀態。",
     "We talk with two indie game developers who shipped their first title after four years \
      of nights and weekends. They cover choosing an engine, the marketing mistakes they \
      made on launch week, and why they think small teams should finish a tiny game before \
      attempting their dream project.",
-    "今天的來賓是一位國小老師，她在偏鄉學校服務了八年。她分享如何用桌遊和戶外課程引起孩子的\
-     學習興趣，也談到城鄉教育資源的落差，以及網路課程在疫情期間帶來的機會與限制。她說，很多\
-     孩子家裡沒有穩定的網路，也沒有安靜的讀書空間，學校只好把平板借回家，老師再一個一個打電\
+    "今天的來賓是一位國小老師，她在偏鄉學校服務了八年。她分享如何用\
+     桌遊和戶外課程引起孩子的\
+     學習興趣，也談到城鄉教育資源的落差，以及網路課程在疫情期間帶來\
+     的機會與限制。她說，很多\
+     孩子家裡沒有穩定的網路，也沒有安靜的讀書空間，學校只好把平板借\
+     回家，老師再一個一個打電\
      話關心進度。",
     "This episode explains how vaccines train the immune system, from the first smallpox \
      experiments to modern mRNA technology. Our guest, an immunologist, describes what \
      happens in the body after an injection and why booster doses are sometimes needed as \
      antibodies fade over time.",
-    "在這集節目裡，我們討論都市裡的老屋改造。建築師來賓帶我們看台北幾棟超過五十年的公寓，說\
-     明結構補強、採光與通風的設計，還有住戶之間如何協調費用。她認為保留老房子，也是在保存城\
-     市的記憶。不過她也承認，老屋改造的成本常常比新建還高，若沒有政府補助與專業團隊協助，一\
+    "在這集節目裡，我們討論都市裡的老屋改造。建築師來賓帶我們看台北\
+     幾棟超過五十年的公寓，說\
+     明結構補強、採光與通風的設計，還有住戶之間如何協調費用。她認為\
+     保留老房子，也是在保存城\
+     市的記憶。不過她也承認，老屋改造的成本常常比新建還高，若沒有政\
+     府補助與專業團隊協助，一\
      般家庭很難獨力完成。",
     "A climate scientist explains why global average temperature is only part of the story: \
      heatwaves, heavy rainfall and droughts are becoming more frequent in ways that matter \
      more to farmers and cities than a single number. She also describes how attribution \
      studies link individual events to warming.",
-    "本週我們邀請一位職業馬拉松跑者，談談她如何從上班族轉為全職運動員。她分享每週的訓練菜單\
-     、飲食調整，以及受傷時如何面對心理壓力。她也給第一次報名全馬的聽眾一些實用的配速建議：\
-     前半程一定要比想像中慢，補給站每一站都要喝水，最後十公里才是真正的比賽。",
+    "本週我們邀請一位職業馬拉松跑者，談談她如何從上班族轉為全職運動\
+     員。她分享每週的訓練菜單\
+     、飲食調整，以及受傷時如何面對心理壓力。她也給第一次報名全馬的\
+     聽眾一些實用的配速建議：\
+     前半程一定要比想像中慢，補給站每一站都要喝水，最後十公里才是真\
+     正的比賽。",
     "We look back at the history of the internet, from a small research network connecting \
      a handful of universities to the system billions of people rely on today. Our guest \
      explains packet switching in plain language and why the early designers cared so much \

@@ -32,9 +32,12 @@ const ENGLISH: &str = "Welcome back to Podwise, the show about podcasts and the 
                        listeners ask her most often. Stay with us until the end for a short \
                        list of shows she recommends.";
 
-const CHINESE: &str = "歡迎回到播客節目，今天我們來聊聊臺北的一間小錄音室。這間錄音室每週錄製、\
-                       剪輯並發布三集節目。製作人會說明她如何規劃每一季的內容，為什麼她仍然親手\
-                       寫每一份稿子，以及聽眾最常問她的問題。請聽到最後，她會推薦幾個值得收聽的\
+const CHINESE: &str = "歡迎回到播客節目，今天我們來聊聊臺北的一間小錄音室\
+                       。這間錄音室每週錄製、\
+                       剪輯並發布三集節目。製作人會說明她如何規劃每一季的\
+                       內容，為什麼她仍然親手\
+                       寫每一份稿子，以及聽眾最常問她的問題。請聽到最後，\
+                       她會推薦幾個值得收聽的\
                        節目。";
 
 /// Runs measured after one warm-up run.

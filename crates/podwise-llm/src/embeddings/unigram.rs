@@ -212,7 +212,10 @@ mod tests {
     #[test]
     fn traditional_chinese_matches_the_reference_tokenizer() {
         assert_eq!(
-            e5().encode("passage: 今天的節目討論台灣的科技產業與半導體供應鏈。"),
+            e5().encode(
+                "passage: 今天的節目討論台灣的\
+                 科技產業與半導體供應鏈。"
+            ),
             [
                 46692, 12, 6, 99706, 56905, 35480, 119376, 7355, 25992, 1109, 6193, 21267, 7820,
                 89540, 90880, 30

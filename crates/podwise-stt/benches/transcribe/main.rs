@@ -258,7 +258,8 @@ fn report(clips: &[Clip], runs: usize, ours: &[Measured], cpp: &[Measured]) {
             (format!("{e:.2}"), format!("{d:.2}"))
         });
         println!(
-            "{name:<18} {audio:>7.1} {:>9.2} {:>6.3} {encode:>8} {decode:>8} {:>6.1}% {:>6.1}% {:>8.2}",
+            "{name:<18} {audio:>7.1} {:>9.2} {:>6.3} {encode:>8} {decode:>8} \
+             {:>6.1}% {:>6.1}% {:>8.2}",
             t.seconds,
             t.seconds / audio,
             t.english.rate() * 100.0,

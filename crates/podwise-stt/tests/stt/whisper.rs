@@ -92,7 +92,8 @@ fn mandarin_speech_is_detected_as_chinese() {
     // Chinese, with probability 0.75 when measured.
     let audio = speak(
         "cmn-latn-pinyin",
-        "大家好，欢迎收听今天的节目。今天我们要聊一聊人工智能对我们日常生活的影响。",
+        "大家好，欢迎收听今天的节目。今天我们要聊一聊人工智能对我们日\
+         常生活的影响。",
     );
     let transcript = base()
         .transcribe_window(&audio, &DecodeOptions::default())
@@ -107,7 +108,8 @@ fn mandarin_speech_is_detected_as_chinese() {
 
 #[test]
 fn mandarin_speech_transcribes_with_a_bounded_character_error_rate() {
-    let sentence = "我喜欢在周末的时候听播客，一边喝咖啡一边学习新的知识。";
+    let sentence = "我喜欢在周末的时候听播客，\
+                    一边喝咖啡一边学习新的知识。";
     let audio = speak("cmn-latn-pinyin", sentence);
     // The prompt asks for Simplified characters, as the reference is written; without
     // it Whisper often answers in Traditional ones.
