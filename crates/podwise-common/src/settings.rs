@@ -143,6 +143,9 @@ pub struct ApiSettings {
     pub max_body_bytes: usize,
     /// How long `/ready` waits for each service's health answer.
     pub ready_timeout: Duration,
+    /// Keys that open the operator routes (ingestion, training, admin). None configured
+    /// means those routes refuse everyone.
+    pub operator_keys: Vec<SecretString>,
 }
 
 impl ApiSettings {

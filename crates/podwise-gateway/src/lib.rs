@@ -6,10 +6,12 @@
 //! request an id, a span and metrics, [`objects`] serves the embedded object store's
 //! signed URLs, [`openai`] relays the OpenAI-compatible routes to the LLM, STT and TTS
 //! services, [`speech`] serves the product API's transcription from an [`upload`],
-//! [`tts`] its speech synthesis from a [`json_body`], and [`api_error`] turns every
-//! failure into one JSON shape.
+//! [`tts`] its speech synthesis from a [`json_body`], [`users`] the listeners and their
+//! preferences, [`auth`] tells listeners and operators apart, and [`api_error`] turns
+//! every failure into one JSON shape.
 
 pub mod api_error;
+pub mod auth;
 mod json_body;
 mod objects;
 pub mod observe;
@@ -20,6 +22,7 @@ mod speech;
 mod tts;
 mod upload;
 pub mod upstreams;
+mod users;
 
 use std::net::{SocketAddr, TcpListener};
 
@@ -29,6 +32,7 @@ use futures_util::future::BoxFuture;
 use podwise_common::CancellationToken;
 use podwise_common::readiness::Readiness;
 use podwise_common::settings::{Profile, Settings};
+use podwise_common::stores::catalog::Catalog;
 use podwise_common::stores::objects::ObjectStore;
 use tracing::info;
 
@@ -40,6 +44,8 @@ pub struct AppState {
     pub settings: Settings,
     pub upstreams: Upstreams,
     pub readiness: Readiness,
+    /// Listeners, their tokens, preferences and feedback; shared with the services.
+    pub catalog: Catalog,
     /// The embedded object store, whose signed URLs the gateway serves; `None` in the
     /// cluster profile, where S3 serves its own presigned URLs.
     pub objects: Option<ObjectStore>,
@@ -70,6 +76,9 @@ pub async fn build(settings: &Settings) -> anyhow::Result<Gateway> {
     podwise_common::metrics::handle();
     let upstreams = Upstreams::connect(&settings.services)?;
     let readiness = Readiness::default();
+    let catalog = Catalog::open(settings)
+        .await
+        .context("cannot open the catalog")?;
     let objects = match settings.profile {
         Profile::Embedded => Some(
             ObjectStore::open(settings)
@@ -82,6 +91,7 @@ pub async fn build(settings: &Settings) -> anyhow::Result<Gateway> {
         settings: settings.clone(),
         upstreams,
         readiness: readiness.clone(),
+        catalog,
         objects,
     });
 

@@ -27,6 +27,7 @@ pub const VARIABLES: &[(&str, &str)] = &[
     ("API_PORT", "api.port"),
     ("PODWISE_MAX_BODY_BYTES", "api.max_body_bytes"),
     ("PODWISE_READY_TIMEOUT_MS", "api.ready_timeout_ms"),
+    ("PODWISE_OPERATOR_KEYS", "api.operator_keys"),
     // The five gRPC services: clients use the URL (or host and port); each service binds
     // its own port.
     ("RAG_URL", "services.rag.url"),

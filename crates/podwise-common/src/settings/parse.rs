@@ -19,6 +19,9 @@ const DEFAULT_PORTS: [(ServiceName, u16, Duration); 5] = [
     (ServiceName::Llm, 8005, Duration::from_secs(120)),
 ];
 
+/// Shorter operator keys are refused: they guard ingestion and training.
+const MIN_OPERATOR_KEY_LEN: usize = 16;
+
 /// Suffix of the Kubernetes service DNS names in the `podwise` namespace.
 const CLUSTER_DOMAIN: &str = "podwise.svc.cluster.local";
 
@@ -86,6 +89,7 @@ pub(super) fn parse(sources: &Sources) -> Result<Settings, SettingsError> {
         port: p.number("API_PORT", 8000u16),
         max_body_bytes: p.number("PODWISE_MAX_BODY_BYTES", 1024 * 1024usize),
         ready_timeout: Duration::from_millis(p.number("PODWISE_READY_TIMEOUT_MS", 1000u64)),
+        operator_keys: p.operator_keys(),
     };
 
     let endpoint = |p: &mut Parser<'_>, service: ServiceName, port: u16, timeout: Duration| {
@@ -319,6 +323,29 @@ impl Parser<'_> {
 
     fn secret(&self, variable: &str) -> Option<SecretString> {
         self.optional(variable).map(SecretString::from)
+    }
+
+    /// `PODWISE_OPERATOR_KEYS`: comma-separated secrets, each long enough not to be guessed.
+    fn operator_keys(&mut self) -> Vec<SecretString> {
+        const VARIABLE: &str = "PODWISE_OPERATOR_KEYS";
+        let Some(raw) = self.optional(VARIABLE) else {
+            return Vec::new();
+        };
+        let keys: Vec<&str> = raw
+            .split(',')
+            .map(str::trim)
+            .filter(|k| !k.is_empty())
+            .collect();
+        if keys.iter().any(|key| key.len() < MIN_OPERATOR_KEY_LEN) {
+            // Never echo the value: it is a secret, even when it is a bad one.
+            self.problem(
+                VARIABLE,
+                format!("every key must be at least {MIN_OPERATOR_KEY_LEN} characters long"),
+            );
+        }
+        keys.into_iter()
+            .map(|key| SecretString::from(key.to_owned()))
+            .collect()
     }
 
     /// A URL that may hold credentials: checked for its scheme, then kept secret.
