@@ -104,6 +104,17 @@ pub const VARIABLES: &[(&str, &str)] = &[
     ("ORT_DYLIB_PATH", "tts.onnxruntime_library"),
     ("PODWISE_TTS_CACHE", "tts.cache"),
     ("PODWISE_TTS_SENTENCE_PAUSE_MS", "tts.sentence_pause_ms"),
+    // Ingestion and answers.
+    ("PODWISE_RAG_ANSWERS", "rag.answers"),
+    ("PODWISE_RAG_CHAT_MODEL", "rag.chat_model"),
+    ("PODWISE_RAG_EMBEDDING_MODEL", "rag.embedding_model"),
+    ("PODWISE_RAG_EMBEDDING_DIMENSION", "rag.embedding_dimension"),
+    ("PODWISE_RAG_INGEST_WORKERS", "rag.ingest_workers"),
+    ("PODWISE_RAG_INGEST_ATTEMPTS", "rag.ingest_attempts"),
+    ("PODWISE_RAG_INGEST_RETRY_DELAY_MS", "rag.ingest_retry_delay_ms"),
+    ("PODWISE_RAG_MAX_QUESTION_CHARS", "rag.max_question_chars"),
+    ("PODWISE_RAG_CITATIONS", "rag.citations"),
+    ("PODWISE_RAG_MIN_RELEVANCE", "rag.min_relevance"),
 ];
 
 /// Variables whose presence alone means "talk to the cluster's stores".

@@ -272,6 +272,32 @@ pub(super) fn parse(sources: &Sources) -> Result<Settings, SettingsError> {
         p.problem("PODWISE_TTS_SENTENCE_PAUSE_MS", "must be at most 5000");
     }
 
+    let rag = RagSettings {
+        answers: p.parsed("PODWISE_RAG_ANSWERS", AnswerStyle::Generated, parse_answer_style),
+        chat_model: p.string("PODWISE_RAG_CHAT_MODEL", ""),
+        embedding_model: p.string("PODWISE_RAG_EMBEDDING_MODEL", ""),
+        embedding_dimension: p.number("PODWISE_RAG_EMBEDDING_DIMENSION", 384usize),
+        ingest_workers: p.number("PODWISE_RAG_INGEST_WORKERS", 2usize),
+        ingest_attempts: p.number("PODWISE_RAG_INGEST_ATTEMPTS", 3u32),
+        ingest_retry_delay: Duration::from_millis(
+            p.number("PODWISE_RAG_INGEST_RETRY_DELAY_MS", 5_000u64),
+        ),
+        max_question_chars: p.number("PODWISE_RAG_MAX_QUESTION_CHARS", 1_000usize),
+        citations: p.number("PODWISE_RAG_CITATIONS", 3usize),
+        min_relevance: p.parsed("PODWISE_RAG_MIN_RELEVANCE", 0.80f32, parse_fraction),
+    };
+    for (variable, value) in [
+        ("PODWISE_RAG_EMBEDDING_DIMENSION", rag.embedding_dimension),
+        ("PODWISE_RAG_INGEST_WORKERS", rag.ingest_workers),
+        ("PODWISE_RAG_INGEST_ATTEMPTS", rag.ingest_attempts as usize),
+        ("PODWISE_RAG_MAX_QUESTION_CHARS", rag.max_question_chars),
+        ("PODWISE_RAG_CITATIONS", rag.citations),
+    ] {
+        if value == 0 {
+            p.problem(variable, "must be at least 1");
+        }
+    }
+
     if !p.problems.is_empty() {
         return Err(SettingsError {
             problems: p.problems,
@@ -296,6 +322,7 @@ pub(super) fn parse(sources: &Sources) -> Result<Settings, SettingsError> {
         whisper,
         stt,
         tts,
+        rag,
     })
 }
 
@@ -409,6 +436,22 @@ impl Parser<'_> {
             None => Profile::Embedded,
         }
     }
+}
+
+fn parse_answer_style(raw: &str) -> Result<AnswerStyle, String> {
+    match raw.trim().to_ascii_lowercase().as_str() {
+        "generated" => Ok(AnswerStyle::Generated),
+        "extractive" => Ok(AnswerStyle::Extractive),
+        other => Err(format!("'{other}' is not one of generated, extractive")),
+    }
+}
+
+fn parse_fraction(raw: &str) -> Result<f32, String> {
+    raw.trim()
+        .parse::<f32>()
+        .ok()
+        .filter(|value| (0.0..=1.0).contains(value))
+        .ok_or_else(|| format!("'{raw}' is not a number from 0 to 1"))
 }
 
 fn parse_bool(raw: &str) -> Result<bool, String> {
