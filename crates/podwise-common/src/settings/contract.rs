@@ -111,7 +111,10 @@ pub const VARIABLES: &[(&str, &str)] = &[
     ("PODWISE_RAG_EMBEDDING_DIMENSION", "rag.embedding_dimension"),
     ("PODWISE_RAG_INGEST_WORKERS", "rag.ingest_workers"),
     ("PODWISE_RAG_INGEST_ATTEMPTS", "rag.ingest_attempts"),
-    ("PODWISE_RAG_INGEST_RETRY_DELAY_MS", "rag.ingest_retry_delay_ms"),
+    (
+        "PODWISE_RAG_INGEST_RETRY_DELAY_MS",
+        "rag.ingest_retry_delay_ms",
+    ),
     ("PODWISE_RAG_MAX_QUESTION_CHARS", "rag.max_question_chars"),
     ("PODWISE_RAG_CITATIONS", "rag.citations"),
     ("PODWISE_RAG_MIN_RELEVANCE", "rag.min_relevance"),

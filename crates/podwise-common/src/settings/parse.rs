@@ -273,7 +273,11 @@ pub(super) fn parse(sources: &Sources) -> Result<Settings, SettingsError> {
     }
 
     let rag = RagSettings {
-        answers: p.parsed("PODWISE_RAG_ANSWERS", AnswerStyle::Generated, parse_answer_style),
+        answers: p.parsed(
+            "PODWISE_RAG_ANSWERS",
+            AnswerStyle::Generated,
+            parse_answer_style,
+        ),
         chat_model: p.string("PODWISE_RAG_CHAT_MODEL", ""),
         embedding_model: p.string("PODWISE_RAG_EMBEDDING_MODEL", ""),
         embedding_dimension: p.number("PODWISE_RAG_EMBEDDING_DIMENSION", 384usize),
