@@ -8,7 +8,7 @@ use podwise_common::ServiceError;
 use podwise_common::stores::objects::SIGNED_OBJECT_PATH;
 
 use crate::api_error::ApiError;
-use crate::{AppState, objects, openai, probes, speech, tts, users};
+use crate::{AppState, ask, ingest, objects, openai, probes, speech, tts, users};
 
 pub(crate) fn configure(config: &mut web::ServiceConfig, state: &web::Data<AppState>) {
     let limit = state.settings.api.max_body_bytes;
@@ -19,6 +19,12 @@ pub(crate) fn configure(config: &mut web::ServiceConfig, state: &web::Data<AppSt
                 .error_handler(|error, _request| json_error(error).into()),
         )
         .app_data(web::PayloadConfig::new(limit))
+        .app_data(web::QueryConfig::default().error_handler(|error, _request| {
+            ApiError::new(ServiceError::InvalidArgument(format!(
+                "the query string does not fit this route: {error}"
+            )))
+            .into()
+        }))
         .route("/health", web::get().to(probes::health))
         .route("/ready", web::get().to(probes::ready))
         .route("/metrics", web::get().to(probes::metrics))
@@ -82,6 +88,37 @@ pub(crate) fn configure(config: &mut web::ServiceConfig, state: &web::Data<AppSt
             "/api/v1/users/{user_id}/feedback",
             Method::POST,
             web::post().to(users::feedback),
+        ))
+        .service(only("/api/v1/ask", Method::POST, web::post().to(ask::ask)))
+        .service(only(
+            "/api/v1/ask/stream",
+            Method::POST,
+            web::post().to(ask::ask_stream),
+        ))
+        .service(only(
+            "/api/v1/summarize",
+            Method::POST,
+            web::post().to(ask::summarize),
+        ))
+        .service(only(
+            "/api/v1/chat-history",
+            Method::GET,
+            web::get().to(ask::chat_history),
+        ))
+        .service(only(
+            "/api/v1/ingest/transcripts",
+            Method::POST,
+            web::post().to(ingest::transcripts),
+        ))
+        .service(only(
+            "/api/v1/ingest/jobs",
+            Method::GET,
+            web::get().to(ingest::jobs),
+        ))
+        .service(only(
+            "/api/v1/ingest/jobs/{id}",
+            Method::GET,
+            web::get().to(ingest::job),
         ))
         .default_service(web::to(not_found));
 }
