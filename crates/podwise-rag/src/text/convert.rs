@@ -15,9 +15,30 @@ use ferrous_opencc::config::BuiltinConfig;
 
 use super::script::is_han;
 
+/// The most conversion rounds: one converts, a second confirms, and a few characters
+/// need a third (see [`to_taiwanese`]).
+const MAX_CONVERSION_ROUNDS: usize = 4;
+
 /// `text` in Traditional characters with Taiwan's vocabulary; characters other than
-/// Han pass through unchanged.
+/// Han pass through unchanged. Text already converted comes back as it is.
+///
+/// One OpenCC pass is not always a fixed point: S2twp turns 幺 into Taiwan's 么, which a
+/// second pass reads as Simplified and turns into 麼. Cleaning must be idempotent and a
+/// query must meet the cleaned transcript, so the conversion is repeated until the
+/// text no longer changes.
 pub(crate) fn to_taiwanese(text: &str) -> String {
+    let mut current = text.to_owned();
+    for _ in 0..MAX_CONVERSION_ROUNDS {
+        let next = convert_once(&current);
+        if next == current {
+            break;
+        }
+        current = next;
+    }
+    current
+}
+
+fn convert_once(text: &str) -> String {
     static CONVERTER: LazyLock<Option<OpenCC>> =
         LazyLock::new(|| load(BuiltinConfig::S2twp, "Simplified-to-Taiwanese"));
     if !text.chars().any(is_han) {
@@ -47,7 +68,10 @@ pub(crate) fn simplified_char(c: char) -> char {
         Some(converter) => single_char(&converter.convert(c.encode_utf8(&mut [0; 4]))).unwrap_or(c),
         None => c,
     };
-    KNOWN.write().unwrap_or_else(|e| e.into_inner()).insert(c, simplified);
+    KNOWN
+        .write()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(c, simplified);
     simplified
 }
 
@@ -77,8 +101,18 @@ mod tests {
 
     #[test]
     fn simplified_text_becomes_taiwanese_with_the_everyday_tai() {
-        assert_eq!(to_taiwanese("这个视频讲软件和内存"), "這個影片講軟體和記憶體");
+        assert_eq!(
+            to_taiwanese("这个视频讲软件和内存"),
+            "這個影片講軟體和記憶體"
+        );
         assert_eq!(to_taiwanese("台湾的半导体产业"), "台灣的半導體產業");
+    }
+
+    #[test]
+    fn converting_converted_text_changes_nothing() {
+        let once = to_taiwanese("幺");
+
+        assert_eq!(to_taiwanese(&once), once);
     }
 
     #[test]
@@ -91,7 +125,10 @@ mod tests {
 
     #[test]
     fn characters_are_simplified_one_by_one() {
-        let simplified: String = "半導體產業與創業投資".chars().map(simplified_char).collect();
+        let simplified: String = "半導體產業與創業投資"
+            .chars()
+            .map(simplified_char)
+            .collect();
 
         assert_eq!(simplified, "半导体产业与创业投资");
         assert_eq!(simplified_char('a'), 'a');

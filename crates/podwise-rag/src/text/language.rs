@@ -10,7 +10,10 @@ use super::script::is_han;
 /// English sentence quoting one Chinese name is English.
 pub fn detect(text: &str) -> &'static str {
     let han = text.chars().filter(|&c| is_han(c)).count();
-    let letters = text.chars().filter(|c| c.is_alphabetic() && !is_han(*c)).count();
+    let letters = text
+        .chars()
+        .filter(|c| c.is_alphabetic() && !is_han(*c))
+        .count();
     if han > 0 && han * LETTERS_PER_HAN_CHARACTER >= letters {
         "zh-TW"
     } else {
@@ -36,7 +39,10 @@ mod tests {
     #[test]
     fn english_text_and_text_without_letters_are_english() {
         assert_eq!(detect("How do index funds work?"), "en");
-        assert_eq!(detect("We visited TSMC, 台積電, in Hsinchu last spring."), "en");
+        assert_eq!(
+            detect("We visited TSMC, 台積電, in Hsinchu last spring."),
+            "en"
+        );
         assert_eq!(detect(""), "en");
         assert_eq!(detect("12:30 !!!"), "en");
     }

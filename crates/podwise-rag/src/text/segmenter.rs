@@ -48,7 +48,11 @@ pub(crate) fn warm_up() -> Duration {
     let started = Instant::now();
     let already = LazyLock::get(&SEGMENTER).is_some();
     LazyLock::force(&SEGMENTER);
-    if already { Duration::ZERO } else { started.elapsed() }
+    if already {
+        Duration::ZERO
+    } else {
+        started.elapsed()
+    }
 }
 
 struct Segmenter {
@@ -101,7 +105,10 @@ mod tests {
         let words = words("台灣的半導體產業吸引很多創業者投資");
 
         for expected in ["半導體", "產業", "創業者", "投資"] {
-            assert!(words.iter().any(|w| w == expected), "{expected} missing from {words:?}");
+            assert!(
+                words.iter().any(|w| w == expected),
+                "{expected} missing from {words:?}"
+            );
         }
     }
 

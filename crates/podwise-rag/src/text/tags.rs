@@ -40,9 +40,17 @@ struct Tag {
 #[derive(Debug, thiserror::Error)]
 pub enum VocabularyError {
     #[error("tag vocabulary {file}: {source}")]
-    Syntax { file: String, source: toml::de::Error },
+    Syntax {
+        file: String,
+        source: toml::de::Error,
+    },
     #[error("tag vocabulary {file}: the term {term:?} of {tag} {problem}")]
-    Term { file: String, tag: String, term: String, problem: &'static str },
+    Term {
+        file: String,
+        tag: String,
+        term: String,
+        problem: &'static str,
+    },
 }
 
 /// How many words a text needs before a single mention of a tag's terms stops being
@@ -64,8 +72,14 @@ impl TagVocabulary {
     pub fn builtin() -> &'static TagVocabulary {
         static BUILTIN: LazyLock<TagVocabulary> = LazyLock::new(|| {
             TagVocabulary::from_toml(&[
-                ("business.toml", include_str!("../../data/tags/business.toml")),
-                ("education.toml", include_str!("../../data/tags/education.toml")),
+                (
+                    "business.toml",
+                    include_str!("../../data/tags/business.toml"),
+                ),
+                (
+                    "education.toml",
+                    include_str!("../../data/tags/education.toml"),
+                ),
             ])
             // The files are compiled in and checked by the tests below.
             .expect("the built-in tag vocabulary is valid")
@@ -104,8 +118,11 @@ impl TagVocabulary {
     ) -> Vec<String> {
         let text_words = words(text);
         let title_words = words(title);
-        let min_mentions =
-            if text_words.len() < SHORT_TEXT_WORDS { 1 } else { MIN_MENTIONS_IN_LONG_TEXT };
+        let min_mentions = if text_words.len() < SHORT_TEXT_WORDS {
+            1
+        } else {
+            MIN_MENTIONS_IN_LONG_TEXT
+        };
 
         // (score, first mention, tag name); tags of several categories count once each.
         let mut scored: Vec<(usize, usize, &str)> = Vec::new();
@@ -114,7 +131,11 @@ impl TagVocabulary {
             let in_title = category.mentions(&title_words);
             for (tag_index, tag) in category.tags.iter().enumerate() {
                 let (count, first) = in_text.get(&tag_index).copied().unwrap_or((0, usize::MAX));
-                let bonus = if in_title.contains_key(&tag_index) { TITLE_BONUS } else { 0 };
+                let bonus = if in_title.contains_key(&tag_index) {
+                    TITLE_BONUS
+                } else {
+                    0
+                };
                 let score = count + bonus;
                 if score >= min_mentions && !scored.iter().any(|(_, _, name)| *name == tag.name) {
                     scored.push((score, first, &tag.name));
@@ -122,7 +143,11 @@ impl TagVocabulary {
             }
         }
         scored.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
-        scored.into_iter().take(limit).map(|(_, _, name)| name.to_owned()).collect()
+        scored
+            .into_iter()
+            .take(limit)
+            .map(|(_, _, name)| name.to_owned())
+            .collect()
     }
 
     /// The canonical tag for a word or synonym, if the vocabulary knows it.
@@ -178,13 +203,19 @@ impl TagVocabulary {
 
 impl Category {
     fn parse(file: &str, contents: &str) -> Result<Self, VocabularyError> {
-        let parsed: CategoryFile = toml::from_str(contents)
-            .map_err(|source| VocabularyError::Syntax { file: file.to_owned(), source })?;
+        let parsed: CategoryFile =
+            toml::from_str(contents).map_err(|source| VocabularyError::Syntax {
+                file: file.to_owned(),
+                source,
+            })?;
         let mut terms = HashMap::new();
         let mut tags = Vec::with_capacity(parsed.tag.len());
         for (index, tag) in parsed.tag.into_iter().enumerate() {
             let names = [tag.name.as_str(), tag.english.as_str()];
-            for term in names.into_iter().chain(tag.terms.iter().map(String::as_str)) {
+            for term in names
+                .into_iter()
+                .chain(tag.terms.iter().map(String::as_str))
+            {
                 let refuse = |problem| VocabularyError::Term {
                     file: file.to_owned(),
                     tag: tag.name.clone(),
@@ -199,9 +230,17 @@ impl Category {
                     _ => {}
                 }
             }
-            tags.push(Tag { name: tag.name, english: tag.english });
+            tags.push(Tag {
+                name: tag.name,
+                english: tag.english,
+            });
         }
-        Ok(Self { key: parsed.key, name: parsed.name, tags, terms })
+        Ok(Self {
+            key: parsed.key,
+            name: parsed.name,
+            tags,
+            terms,
+        })
     }
 
     /// For each tag mentioned in `words`: how many times, and at which word first.
@@ -213,14 +252,24 @@ impl Category {
             let single = word.parts.iter().chain([&word.word]).cloned();
             let phrases = (2..=MAX_TERM_WORDS)
                 .filter(|n| at + n <= words.len())
-                .map(|n| words[at..at + n].iter().map(|w| w.word.as_str()).collect::<Vec<_>>())
+                .map(|n| {
+                    words[at..at + n]
+                        .iter()
+                        .map(|w| w.word.as_str())
+                        .collect::<Vec<_>>()
+                })
                 .map(|phrase| phrase.join(" "));
-            let mut tags: Vec<usize> =
-                single.chain(phrases).filter_map(|key| self.terms.get(&key).copied()).collect();
+            let mut tags: Vec<usize> = single
+                .chain(phrases)
+                .filter_map(|key| self.terms.get(&key).copied())
+                .collect();
             tags.sort_unstable();
             tags.dedup();
             for tag in tags {
-                mentions.entry(tag).and_modify(|(count, _)| *count += 1).or_insert((1, at));
+                mentions
+                    .entry(tag)
+                    .and_modify(|(count, _)| *count += 1)
+                    .or_insert((1, at));
             }
         }
         mentions

@@ -51,7 +51,7 @@ pub(crate) fn words(text: &str) -> Vec<Word> {
     while at < chars.len() {
         let c = chars[at];
         if is_han(c) {
-            let end = run_end(&chars, at, |c| is_han(c));
+            let end = run_end(&chars, at, is_han);
             let run: String = chars[at..end].iter().collect();
             words.extend(segmenter::segment(&run).into_iter().map(|segmented| Word {
                 word: segmented.word,
@@ -63,7 +63,10 @@ pub(crate) fn words(text: &str) -> Vec<Word> {
             let raw: String = chars[at..end].iter().collect();
             let word = fold_latin(&raw);
             if !word.is_empty() {
-                words.push(Word { word, parts: Vec::new() });
+                words.push(Word {
+                    word,
+                    parts: Vec::new(),
+                });
             }
             at = end;
         } else {
@@ -75,7 +78,10 @@ pub(crate) fn words(text: &str) -> Vec<Word> {
 }
 
 fn run_end(chars: &[char], start: usize, belongs: impl Fn(char) -> bool) -> usize {
-    chars[start..].iter().position(|&c| !belongs(c)).map_or(chars.len(), |n| start + n)
+    chars[start..]
+        .iter()
+        .position(|&c| !belongs(c))
+        .map_or(chars.len(), |n| start + n)
 }
 
 /// Where a Latin-script word or a number starting at `start` ends: it runs over letters
@@ -86,9 +92,7 @@ fn latin_word_end(chars: &[char], start: usize) -> usize {
     while end < chars.len() {
         let c = chars[end];
         let joins = |test: fn(&char) -> bool| {
-            end > start
-                && chars.get(end + 1).is_some_and(|next| test(next))
-                && test(&chars[end - 1])
+            end > start && chars.get(end + 1).is_some_and(test) && test(&chars[end - 1])
         };
         let inside = is_word_char(c)
             || (matches!(c, '\'' | '’') && joins(|c| c.is_alphabetic()))
@@ -140,12 +144,15 @@ fn singular(word: &str) -> String {
 
 fn is_stop_word(word: &str) -> bool {
     static STOP_WORDS: LazyLock<HashSet<&'static str>> = LazyLock::new(|| {
-        [include_str!("../../data/stopwords/zh.txt"), include_str!("../../data/stopwords/en.txt")]
-            .into_iter()
-            .flat_map(str::lines)
-            .map(str::trim)
-            .filter(|line| !line.is_empty() && !line.starts_with('#'))
-            .collect()
+        [
+            include_str!("../../data/stopwords/zh.txt"),
+            include_str!("../../data/stopwords/en.txt"),
+        ]
+        .into_iter()
+        .flat_map(str::lines)
+        .map(str::trim)
+        .filter(|line| !line.is_empty() && !line.starts_with('#'))
+        .collect()
     });
     STOP_WORDS.contains(word)
 }
@@ -180,7 +187,10 @@ mod tests {
     fn english_words_are_lowercased_and_folded_to_their_singular() {
         let tokens = search_tokens("Stocks, the company's Index Funds and two companies!");
 
-        assert_eq!(tokens, ["stock", "company", "index", "fund", "two", "company"]);
+        assert_eq!(
+            tokens,
+            ["stock", "company", "index", "fund", "two", "company"]
+        );
     }
 
     #[test]
@@ -193,7 +203,10 @@ mod tests {
 
     #[test]
     fn numbers_stay_whole_and_thousands_separators_go() {
-        assert_eq!(search_tokens("3.5 percent of 1,000 in 2024."), ["3.5", "percent", "1000", "2024"]);
+        assert_eq!(
+            search_tokens("3.5 percent of 1,000 in 2024."),
+            ["3.5", "percent", "1000", "2024"]
+        );
         assert_eq!(search_tokens("成長3.5%"), ["成長", "3.5"]);
     }
 
@@ -201,7 +214,10 @@ mod tests {
     fn mixed_chinese_and_english_are_both_tokenised() {
         let tokens = search_tokens("用ChatGPT學英文");
 
-        assert!(has(&tokens, "chatgpt") && has(&tokens, "英文"), "{tokens:?}");
+        assert!(
+            has(&tokens, "chatgpt") && has(&tokens, "英文"),
+            "{tokens:?}"
+        );
     }
 
     #[test]
@@ -209,7 +225,10 @@ mod tests {
         let document = search_tokens("台灣的半導體產業");
         let query = search_tokens("半导体");
 
-        assert!(query.iter().all(|token| document.contains(token)), "{query:?} {document:?}");
+        assert!(
+            query.iter().all(|token| document.contains(token)),
+            "{query:?} {document:?}"
+        );
     }
 
     #[test]
@@ -223,6 +242,9 @@ mod tests {
         let query = search_tokens("index fund 投資");
         let document = search_tokens("Index funds 是我最推薦的投資方式");
 
-        assert!(query.iter().all(|token| document.contains(token)), "{query:?} {document:?}");
+        assert!(
+            query.iter().all(|token| document.contains(token)),
+            "{query:?} {document:?}"
+        );
     }
 }

@@ -9,13 +9,20 @@ fn the_builtin_vocabulary_loads_with_twenty_to_forty_tags_per_category() {
     for category in ["business", "education"] {
         let tags = vocabulary().tags_of(category);
 
-        assert!((20..=40).contains(&tags.len()), "{category}: {} tags", tags.len());
+        assert!(
+            (20..=40).contains(&tags.len()),
+            "{category}: {} tags",
+            tags.len()
+        );
     }
 }
 
 #[test]
 fn categories_are_found_by_key_or_chinese_name() {
-    assert_eq!(vocabulary().tags_of("商業"), vocabulary().tags_of("Business"));
+    assert_eq!(
+        vocabulary().tags_of("商業"),
+        vocabulary().tags_of("Business")
+    );
     assert!(vocabulary().tags_of("教育").contains(&"英語學習"));
     assert!(vocabulary().tags_of("cooking").is_empty());
 }
@@ -61,14 +68,21 @@ fn english_text_gets_the_same_canonical_tags() {
 #[test]
 fn terms_match_whole_words_only() {
     // 創業 is inside 首創業界 as characters but not as a word.
-    assert!(vocabulary().tags_for("business", "這是首創業界的做法", 5).is_empty());
+    assert!(
+        vocabulary()
+            .tags_for("business", "這是首創業界的做法", 5)
+            .is_empty()
+    );
 }
 
 #[test]
 fn the_category_limits_the_vocabulary_and_an_unknown_one_uses_all() {
     let text = "多益考試和英文單字，還有股票投資";
 
-    assert_eq!(vocabulary().tags_for("education", text, 5), ["英語學習", "考試"]);
+    assert_eq!(
+        vocabulary().tags_for("education", text, 5),
+        ["英語學習", "考試"]
+    );
     let all = vocabulary().tags_for("anything", text, 5);
     assert!(all.contains(&"英語學習".to_owned()) && all.contains(&"投資".to_owned()));
 }
