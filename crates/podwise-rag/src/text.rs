@@ -5,6 +5,7 @@
 //! repeated and give the same chunks and tokens. The Chinese word segmenter and the
 //! Simplified/Traditional dictionaries are loaded once per process, on first use.
 
+pub mod chunk;
 pub mod clean;
 pub mod language;
 pub mod tags;

@@ -48,6 +48,11 @@ pub(crate) fn is_cjk_punctuation(c: char) -> bool {
     )
 }
 
+/// Characters between which no space is written: Han characters and CJK punctuation.
+pub(crate) fn is_cjk(c: char) -> bool {
+    is_han(c) || is_cjk_punctuation(c)
+}
+
 /// A character of a Latin-script word or a number (letters of any alphabet other than
 /// Han, and digits).
 pub(crate) fn is_word_char(c: char) -> bool {
