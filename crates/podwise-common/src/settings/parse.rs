@@ -444,9 +444,12 @@ impl Parser<'_> {
 
 fn parse_answer_style(raw: &str) -> Result<AnswerStyle, String> {
     match raw.trim().to_ascii_lowercase().as_str() {
+        "auto" => Ok(AnswerStyle::Auto),
         "generated" => Ok(AnswerStyle::Generated),
         "extractive" => Ok(AnswerStyle::Extractive),
-        other => Err(format!("'{other}' is not one of generated, extractive")),
+        other => Err(format!(
+            "'{other}' is not one of auto, generated, extractive"
+        )),
     }
 }
 
