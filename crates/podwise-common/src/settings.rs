@@ -459,8 +459,9 @@ pub struct RagSettings {
     pub max_question_chars: usize,
     /// Citations an answer carries when the request does not say.
     pub citations: usize,
-    /// The least dense similarity (cosine, 0 to 1) a passage needs to be cited; below it
-    /// the answer says the library does not cover the question.
+    /// The least relevance (0 to 1: similarity raised by the question's words the passage
+    /// holds) a passage needs to be cited; below it the answer says the library does not
+    /// cover the question.
     pub min_relevance: f32,
 }
 

@@ -22,6 +22,8 @@ const RRF_K: f32 = 60.0;
 const TAG_WEIGHT: f32 = 0.04;
 const LIKED_WEIGHT: f32 = 0.05;
 const RATING_WEIGHT: f32 = 0.03;
+/// What the question's words found in a passage add to its relevance.
+const COVERAGE_WEIGHT: f32 = 0.2;
 
 /// What to search for and what to favour.
 #[derive(Debug, Clone, Default)]
@@ -48,8 +50,21 @@ pub struct Passage {
     /// lexical index found, the dense search's last score: it cannot be more similar
     /// than that, or the dense search would have returned it.
     pub similarity: f32,
+    /// How much of the question's weight the passage's words hold (0 to 1), see
+    /// [`lexical::LexicalIndex::coverage`].
+    pub coverage: f32,
     /// The rank-fused, reranked score the passages are ordered by.
     pub score: f32,
+}
+
+impl Passage {
+    /// How well the passage answers (0 to 1), for the confidence gate: its similarity,
+    /// raised by the share of the question's rarer words it holds. Similarity alone does
+    /// not separate a question the library answers from one it does not, since a small
+    /// embedding model finds every text somewhat alike.
+    pub fn relevance(&self) -> f32 {
+        (self.similarity + COVERAGE_WEIGHT * self.coverage) / (1.0 + COVERAGE_WEIGHT)
+    }
 }
 
 /// The passages for `query`, best first, and the best dense similarity seen.
@@ -85,6 +100,7 @@ pub async fn search(library: &Library, query: &Query) -> Result<Vec<Passage>, Se
             Passage {
                 record: hit.record,
                 similarity: hit.score,
+                coverage: 0.0,
                 score: rrf(rank),
             },
         );
@@ -96,10 +112,17 @@ pub async fn search(library: &Library, query: &Query) -> Result<Vec<Passage>, Se
             .or_insert(Passage {
                 record: hit.record,
                 similarity: floor,
+                coverage: 0.0,
                 score: rrf(rank),
             });
     }
 
+    {
+        let index = library.lexical_reader();
+        for passage in fused.values_mut() {
+            passage.coverage = index.coverage(&tokens, &passage.record);
+        }
+    }
     let ratings = podcast_ratings(library, fused.values()).await;
     let best_possible = 2.0 * rrf(0);
     let mut passages: Vec<Passage> = fused
@@ -184,6 +207,7 @@ mod tests {
                 text: String::new(),
             },
             similarity: 0.9,
+            coverage: 0.0,
             score: 1.0,
         }
     }

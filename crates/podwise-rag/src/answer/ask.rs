@@ -13,7 +13,7 @@ use podwise_proto::rag::v1::{
 use tokio::sync::mpsc;
 
 use super::citations::cite;
-use super::classify::{CATEGORIES, classify, summary_subject};
+use super::classify::{CATEGORIES, Classified, classify, summary_subject};
 use super::compose::{self, Source};
 use super::history::{self, Conversation};
 use super::summary::{self, Material, localised};
@@ -53,35 +53,20 @@ pub async fn ask(
         n => n.min(MAX_CITATIONS),
     };
 
-    if classified.summary {
-        let subject = summary_subject(&question);
-        if let Some((episode, _)) = summary::find_episode(library, &subject).await? {
-            if let Some(material) = summary::material(library, &episode, language).await? {
-                let (summary, mode) = summarise(library, language, &material, &events).await;
-                let citations = vec![material.episode.clone()];
-                send(
-                    &events,
-                    ask_event::Event::Citations(Citations {
-                        citations: citations.clone(),
-                    }),
-                )
-                .await;
-                let response = AskResponse {
-                    answer: summary,
-                    grounded: true,
-                    citations,
-                    language: language.to_owned(),
-                    kind: QuestionKind::Summary as i32,
-                    category: classified.category.to_owned(),
-                    nearest_topics: Vec::new(),
-                    session_id: conversation.session_id.clone(),
-                    mode: mode as i32,
-                };
-                return finish(library, &conversation, &question, response, &events).await;
-            }
-        }
-        // No episode goes by that name: the request is answered as a search instead.
+    if classified.summary
+        && let Some(response) = summary_answer(
+            library,
+            &question,
+            language,
+            &classified,
+            &conversation,
+            &events,
+        )
+        .await?
+    {
+        return finish(library, &conversation, &question, response, &events).await;
     }
+    // A summary request naming no known episode is answered as a search.
 
     let query = Query {
         text: retrieval_text(&question, &conversation),
@@ -94,10 +79,13 @@ pub async fn ask(
     };
     let passages = search::search(library, &query).await?;
     let threshold = library.settings.min_relevance;
-    let best = passages.iter().map(|p| p.similarity).fold(0.0f32, f32::max);
+    let best = passages
+        .iter()
+        .map(Passage::relevance)
+        .fold(0.0f32, f32::max);
     let cited: Vec<Passage> = passages
         .into_iter()
-        .filter(|p| p.similarity >= threshold - CITATION_MARGIN)
+        .filter(|p| p.relevance() >= threshold - CITATION_MARGIN)
         .take(max_citations)
         .collect();
     let (citations, sources) = if best >= threshold {
@@ -106,7 +94,7 @@ pub async fn ask(
         (Vec::new(), Vec::new())
     };
     tracing::info!(
-        best_similarity = best,
+        best_relevance = best,
         threshold,
         citations = citations.len(),
         category = classified.category,
@@ -159,6 +147,44 @@ pub async fn ask(
         mode: mode as i32,
     };
     finish(library, &conversation, &question, response, &events).await
+}
+
+/// The summary of the episode a summary request names, if it names an indexed one.
+async fn summary_answer(
+    library: &Library,
+    question: &str,
+    language: &str,
+    classified: &Classified,
+    conversation: &Conversation,
+    events: &Events,
+) -> Result<Option<AskResponse>, ServiceError> {
+    let subject = summary_subject(question);
+    let Some((episode, _)) = summary::find_episode(library, &subject).await? else {
+        return Ok(None);
+    };
+    let Some(material) = summary::material(library, &episode, language).await? else {
+        return Ok(None);
+    };
+    let citations = vec![material.episode.clone()];
+    send(
+        events,
+        ask_event::Event::Citations(Citations {
+            citations: citations.clone(),
+        }),
+    )
+    .await;
+    let (summary, mode) = summarise(library, language, &material, events).await;
+    Ok(Some(AskResponse {
+        answer: summary,
+        grounded: true,
+        citations,
+        language: language.to_owned(),
+        kind: QuestionKind::Summary as i32,
+        category: classified.category.to_owned(),
+        nearest_topics: Vec::new(),
+        session_id: conversation.session_id.clone(),
+        mode: mode as i32,
+    }))
 }
 
 /// Summarises the episode `request` names.

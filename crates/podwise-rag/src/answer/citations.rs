@@ -72,7 +72,7 @@ pub async fn cite(
                 end_seconds: record.end_ms as f64 / 1000.0,
             }),
             snippet: snippet(&record.text, SNIPPET_CHARS),
-            score: passage.similarity,
+            score: passage.relevance(),
             audio_object_key: episode.audio_key.clone().unwrap_or_default(),
             preview_object_key: episode.preview_key.clone().unwrap_or_default(),
         });

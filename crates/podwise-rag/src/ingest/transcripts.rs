@@ -324,7 +324,8 @@ mod tests {
         fn episode(r: &mut IngestTranscriptsRequest) -> &mut EpisodeTranscript {
             &mut r.podcasts[0].episodes[0]
         }
-        let cases: Vec<(Box<dyn FnOnce(&mut IngestTranscriptsRequest)>, &str)> = vec![
+        type Change = Box<dyn FnOnce(&mut IngestTranscriptsRequest)>;
+        let cases: Vec<(Change, &str)> = vec![
             (Box::new(|r| r.podcasts.clear()), "no podcasts"),
             (
                 Box::new(|r| r.podcasts[0].category = "cooking".into()),

@@ -153,6 +153,42 @@ impl LexicalIndex {
             .collect()
     }
 
+    /// How much of the question's weight (terms weighted by rarity) `record` contains,
+    /// from 0 (none of its terms) to 1 (all of them). Terms the library has never seen
+    /// weigh the most, so a question about something absent scores low everywhere.
+    pub fn coverage(&self, query_tokens: &[String], record: &ChunkRecord) -> f32 {
+        let Some(slot) = self.by_episode.get(&record.episode_id).and_then(|slots| {
+            slots.iter().copied().find(|slot| {
+                self.slots[*slot as usize]
+                    .as_ref()
+                    .is_some_and(|chunk| chunk.record.chunk_id == record.chunk_id)
+            })
+        }) else {
+            return 0.0;
+        };
+        let documents = self.live as f32;
+        let mut seen: Vec<&str> = Vec::new();
+        let (mut covered, mut total) = (0.0, 0.0);
+        for term in query_tokens {
+            if seen.contains(&term.as_str()) {
+                continue;
+            }
+            seen.push(term);
+            let postings = self.postings.get(term);
+            let with_term = postings.map_or(0, |p| {
+                p.iter()
+                    .filter(|(s, _)| self.slots[*s as usize].is_some())
+                    .count()
+            }) as f32;
+            let idf = ((documents - with_term + 0.5) / (with_term + 0.5)).ln_1p();
+            total += idf;
+            if postings.is_some_and(|p| p.iter().any(|(s, _)| *s == slot)) {
+                covered += idf;
+            }
+        }
+        if total > 0.0 { covered / total } else { 0.0 }
+    }
+
     /// Renumbers the live slots densely and drops postings of removed ones.
     fn compact(&mut self) {
         let mut renumbered = vec![u32::MAX; self.slots.len()];
@@ -256,6 +292,23 @@ mod tests {
         let only_e2 = index.search(&tokens("ai"), 10, |chunk| chunk.episode_id == "e2");
         assert_eq!(ids(&only_e2), ["e2:0"]);
         assert_eq!(index.search(&tokens("ai"), 1, |_| true).len(), 1);
+    }
+
+    #[test]
+    fn coverage_weighs_rare_terms_and_counts_unknown_ones_against() {
+        let mut index = LexicalIndex::default();
+        let (first, first_tokens) = chunk("e1:0", "台積電 熊本 工廠 日本");
+        let (second, second_tokens) = chunk("e2:0", "日本 旅行 美食");
+        index.replace_episode("e1", vec![(first.clone(), first_tokens)]);
+        index.replace_episode("e2", vec![(second.clone(), second_tokens)]);
+
+        assert!((index.coverage(&tokens("台積電 熊本"), &first) - 1.0).abs() < 1e-6);
+        let rare = index.coverage(&tokens("熊本 日本"), &first);
+        let common_only = index.coverage(&tokens("熊本 日本"), &second);
+        assert!(rare > common_only, "{rare} {common_only}");
+        let absent = index.coverage(&tokens("蛋糕 日本"), &second);
+        assert!(absent < 0.5, "an unknown term weighs against: {absent}");
+        assert_eq!(index.coverage(&tokens(""), &first), 0.0);
     }
 
     #[test]

@@ -2,12 +2,13 @@
 //! `cargo build --workspace --bins` made next to this crate's), and the rag service
 //! in-process on a free port, on embedded stores in a fresh directory.
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
-use podwise_common::settings::Settings;
-use podwise_common::testing::{RunningService, channel, settings_with, spawn};
+use podwise_common::settings::{ServiceName, Settings};
+use podwise_common::testing::{
+    RunningService, ServiceProcess, channel, free_port, settings_with, spawn,
+};
 use podwise_proto::rag::v1::rag_service_client::RagServiceClient;
 use podwise_proto::rag::v1::{
     EpisodeTranscript, GetJobRequest, IngestTranscriptsRequest, IngestionJob, JobState,
@@ -21,18 +22,9 @@ const LLM_START: Duration = Duration::from_secs(90);
 /// How long indexing a fixture may take.
 const INDEXING: Duration = Duration::from_secs(300);
 
-pub fn repository_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-pub fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    listener.local_addr().expect("addr").port()
-}
-
 /// The LLM service running as its own process; killed when dropped.
 pub struct LlmProcess {
-    child: Child,
+    _process: ServiceProcess,
     pub url: String,
     _data: tempfile::TempDir,
 }
@@ -44,56 +36,25 @@ impl LlmProcess {
 
     /// Starts the LLM service on `port` and waits until it is ready.
     pub async fn start_on(port: u16) -> Self {
-        let binary = Path::new(env!("CARGO_BIN_EXE_podwise-rag"))
+        let bin_dir = Path::new(env!("CARGO_BIN_EXE_podwise-rag"))
             .parent()
             .expect("binary directory")
-            .join("podwise-llm");
-        assert!(
-            binary.exists(),
-            "{} is missing: run 'cargo build --workspace --bins' first",
-            binary.display()
-        );
+            .to_owned();
         let data = tempfile::tempdir().expect("temp dir");
-        let child = Command::new(&binary)
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("PODWISE_PROFILE", "embedded")
-            .env("PODWISE_DATA_DIR", data.path())
-            .env("PODWISE_MODEL_DIR", repository_root().join("models"))
-            .env("PODWISE_BIND_HOST", "127.0.0.1")
-            .env("LLM_PORT", port.to_string())
-            .env("LOG_LEVEL", "warn")
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("the LLM service starts");
-        let process = Self {
-            child,
-            url: format!("http://127.0.0.1:{port}"),
+        let process = ServiceProcess::start(
+            &bin_dir,
+            ServiceName::Llm,
+            port,
+            data.path(),
+            &[],
+            LLM_START,
+        )
+        .await;
+        Self {
+            url: process.url.clone(),
+            _process: process,
             _data: data,
-        };
-        let ready = format!("{}/ready", process.url);
-        let started = Instant::now();
-        let client = reqwest::Client::new();
-        loop {
-            if let Ok(response) = client.get(&ready).send().await
-                && response.status().is_success()
-            {
-                return process;
-            }
-            assert!(
-                started.elapsed() < LLM_START,
-                "the LLM service was not ready within {LLM_START:?} (models fetched? run \
-                 scripts/fetch-models.sh)"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
         }
-    }
-}
-
-impl Drop for LlmProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -101,7 +62,6 @@ impl Drop for LlmProcess {
 pub struct Rag {
     pub service: RunningService,
     pub client: RagServiceClient<Channel>,
-    pub settings: Settings,
 }
 
 impl Rag {
@@ -120,11 +80,7 @@ impl Rag {
         let client = RagServiceClient::new(channel(service.addr))
             .max_decoding_message_size(64 * 1024 * 1024)
             .max_encoding_message_size(64 * 1024 * 1024);
-        Self {
-            service,
-            client,
-            settings,
-        }
+        Self { service, client }
     }
 
     /// Ingests `request` and waits until every job is done (or fails the test).
@@ -235,10 +191,6 @@ impl Fixture {
                 })
                 .collect(),
         }
-    }
-
-    pub fn episodes(&self) -> usize {
-        self.podcasts.iter().map(|p| p.episodes.len()).sum()
     }
 }
 

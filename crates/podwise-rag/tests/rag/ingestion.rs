@@ -3,7 +3,9 @@
 
 use podwise_proto::rag::v1::{GetEpisodeVectorsRequest, GetJobRequest, JobState, ListJobsRequest};
 
-use crate::harness::{LlmProcess, Rag, free_port, small_library};
+use podwise_common::testing::free_port;
+
+use crate::harness::{LlmProcess, Rag, small_library};
 
 const SENTENCES: [&str; 6] = [
     "番茄鐘工作法把時間切成二十五分鐘的專注時段。",
