@@ -55,6 +55,8 @@ struct Piece {
     segment: usize,
     range: Range<usize>,
     space_before: bool,
+    /// Whether the piece ends with a sentence mark.
+    ends_sentence: bool,
     /// What divides this piece from the next.
     boundary_after: Boundary,
 }
@@ -66,7 +68,10 @@ pub(super) fn units(segments: &[TimedText], max_chars: usize, pause_seconds: f64
     let mut units = Vec::new();
     let mut boundary = Boundary::Pause;
     for sentence in pieces.split_inclusive(|piece| piece.boundary_after != Boundary::Segment) {
-        if joined_chars(sentence) <= max_chars {
+        // Speech recognition without punctuation runs on until a pause; its segments
+        // are the units then, so that chunks can end and overlap at any of them.
+        let punctuated = sentence.last().is_some_and(|piece| piece.ends_sentence);
+        if punctuated && joined_chars(sentence) <= max_chars {
             units.push(unit(&segments, sentence, boundary));
         } else {
             for (index, piece) in sentence.iter().enumerate() {
@@ -142,6 +147,7 @@ fn sentence_pieces(segments: &[Segment], pause_seconds: f64) -> Vec<Piece> {
                 segment: index,
                 range,
                 space_before,
+                ends_sentence,
                 boundary_after,
             });
         }
