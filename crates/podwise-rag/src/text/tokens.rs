@@ -256,8 +256,9 @@ mod tests {
         fn tokens_are_whole_words_without_spaces_punctuation_or_capitals(text in "\\PC{0,80}") {
             for token in search_tokens(&text) {
                 prop_assert!(!token.is_empty() && !is_stop_word(&token));
-                let punctuation =
-                    |c: char| (c.is_ascii_punctuation() && !matches!(c, '.' | '\'')) || is_cjk_punctuation(c);
+                let punctuation = |c: char| {
+                    (c.is_ascii_punctuation() && !matches!(c, '.' | '\'')) || is_cjk_punctuation(c)
+                };
                 prop_assert!(!token.chars().any(|c| c.is_whitespace() || punctuation(c)));
                 prop_assert!(token.chars().next().is_some_and(|c| is_han(c) || is_word_char(c)));
                 prop_assert_eq!(token.to_lowercase(), token.clone());
