@@ -49,9 +49,10 @@ fn main() {
 
         let (cleaned, clean_time) = timed(rounds, || clean_segments(&segments, language));
         let (chunks, chunk_time) = timed(rounds, || chunk(&cleaned, &options));
-        let text: String = chunks.iter().map(|c| c.text.as_str()).collect();
+        let transcript: Vec<&str> = cleaned.iter().map(|s| s.text.as_str()).collect();
+        let transcript = transcript.join(" ");
         let vocabulary = TagVocabulary::builtin();
-        let (tags, tag_time) = timed(rounds, || vocabulary.tags_for(category, &text, 5));
+        let (tags, tag_time) = timed(rounds, || vocabulary.tags_for(category, &transcript, 5));
         let (tokens, token_time) = timed(rounds, || {
             chunks
                 .iter()
@@ -70,13 +71,16 @@ fn main() {
             cleaned.len()
         );
         println!("  chunk   {:>8.2} ms  sizes {sizes:?}", millis(chunk_time));
+        let mut previous = "";
         for chunk in &chunks {
             println!(
-                "          [{:>6.1} s - {:>6.1} s] {} chars",
+                "          [{:>6.1} s - {:>6.1} s] {} chars, {} of them repeated",
                 chunk.start,
                 chunk.end,
-                chunk.text.chars().count()
+                chunk.text.chars().count(),
+                repeated(previous, &chunk.text)
             );
+            previous = &chunk.text;
         }
         println!("  tags    {:>8.2} ms  {tags:?}", millis(tag_time));
         println!(
@@ -102,6 +106,15 @@ fn transcript(name: &str) -> Vec<TimedText> {
             text: segment["text"].as_str().expect("a text").to_owned(),
         })
         .collect()
+}
+
+/// How many characters `next` starts with that `previous` ends with (the overlap).
+fn repeated(previous: &str, next: &str) -> usize {
+    next.char_indices()
+        .map(|(at, c)| at + c.len_utf8())
+        .filter(|&end| previous.ends_with(&next[..end]))
+        .last()
+        .map_or(0, |end| next[..end].chars().count())
 }
 
 /// The result of `step` and its average time over `rounds` runs.
