@@ -112,8 +112,7 @@ fn transcript(name: &str) -> Vec<TimedText> {
 fn repeated(previous: &str, next: &str) -> usize {
     next.char_indices()
         .map(|(at, c)| at + c.len_utf8())
-        .filter(|&end| previous.ends_with(&next[..end]))
-        .last()
+        .rfind(|&end| previous.ends_with(&next[..end]))
         .map_or(0, |end| next[..end].chars().count())
 }
 
