@@ -82,7 +82,7 @@ impl TagVocabulary {
                     include_str!("../../data/tags/education.toml"),
                 ),
             ])
-            // The files are compiled in and checked by the tests below.
+            // The files are compiled in and checked by this module's tests.
             .expect("the built-in tag vocabulary is valid")
         });
         &BUILTIN
