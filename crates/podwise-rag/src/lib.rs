@@ -46,6 +46,11 @@ const MAX_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
 pub async fn build(settings: &Settings) -> anyhow::Result<BoundServer> {
     let llm_channel = grpc_client::channel(settings.services.get(ServiceName::Llm))
         .context("the LLM service's URL is not valid")?;
+    let warmed = tokio::task::spawn_blocking(text::tokens::warm_up).await?;
+    tracing::info!(
+        ms = warmed.as_millis() as u64,
+        "Chinese word segmenter loaded"
+    );
     let library: SharedLibrary =
         Arc::new(Library::open(settings, Llm::new(llm_channel, &settings.rag)).await?);
     match library.load_lexical_index().await {

@@ -133,11 +133,7 @@ fn episode_tags(
             .canonical(t)
             .map_or_else(|| t.clone(), str::to_owned)
     });
-    let found = vocabulary.tags_for(
-        category,
-        &format!("{}\n{}", episode.title, cleaned_text),
-        EPISODE_TAGS,
-    );
+    let found = vocabulary.tags_for_titled(category, &episode.title, cleaned_text, EPISODE_TAGS);
     for tag in given.chain(found) {
         if !tags.contains(&tag) && tags.len() < EPISODE_TAGS.max(episode.tags.len()) {
             tags.push(tag);
