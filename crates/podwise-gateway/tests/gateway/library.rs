@@ -80,7 +80,10 @@ fn transcripts() -> Value {
         sentences
             .iter()
             .enumerate()
-            .map(|(i, text)| json!({"start": i as f64 * 12.0, "end": i as f64 * 12.0 + 11.5, "text": text}))
+            .map(|(i, text)| {
+                let start = i as f64 * 12.0;
+                json!({"start": start, "end": start + 11.5, "text": text})
+            })
             .collect()
     };
     json!({"podcasts": [{
@@ -95,7 +98,8 @@ fn transcripts() -> Value {
                 "published": "2024-03-01",
                 "segments": segments(&[
                     "番茄鐘工作法把時間切成二十五分鐘的專注時段。",
-                    "每個時段結束後休息五分鐘，四個時段之後休息十五到三十分鐘。",
+                    "每個時段結束後休息五分鐘，\
+                     四個時段之後休息十五到三十分鐘。",
                     "這個方法由義大利人西里洛在一九八〇年代提出。",
                     "它的名字來自一個番茄形狀的廚房計時器。",
                 ]),

@@ -258,16 +258,18 @@ fn answer_language<'a>(requested: &'a str, detected: &'a str) -> &'a str {
 /// A short follow-up ("那它的營收呢？") is searched together with the question before it,
 /// which holds what "it" is.
 fn retrieval_text(question: &str, conversation: &Conversation) -> String {
-    const FOLLOW_UP_MARKERS: [&str; 12] = [
-        "它", "他們", "這個", "那個", "那", "這", "呢", " it ", " that ", " they ", " this ",
-        " more",
-    ];
+    const CHINESE_MARKERS: [&str; 7] = ["它", "他們", "這個", "那個", "那", "這", "呢"];
+    const ENGLISH_MARKERS: [&str; 5] = [" it ", " that ", " they ", " this ", " more"];
     let Some((previous, _)) = conversation.earlier.last() else {
         return question.to_owned();
     };
     let padded = format!(" {} ", question.to_lowercase());
     let short = question.chars().count() <= 20;
-    if short || FOLLOW_UP_MARKERS.iter().any(|m| padded.contains(m)) {
+    let refers_back = CHINESE_MARKERS
+        .iter()
+        .chain(&ENGLISH_MARKERS)
+        .any(|m| padded.contains(m));
+    if short || refers_back {
         format!("{previous} {question}")
     } else {
         question.to_owned()

@@ -80,7 +80,8 @@ pub fn summary_subject(question: &str) -> String {
     }
     subject
         .trim_matches(|c: char| {
-            c.is_whitespace() || c.is_ascii_punctuation() || "《》「」『』，。！？：".contains(c)
+            const MARKS: &str = "《》「」『』，。！？：";
+            c.is_whitespace() || c.is_ascii_punctuation() || MARKS.contains(c)
         })
         .to_owned()
 }

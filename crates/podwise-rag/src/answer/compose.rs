@@ -91,7 +91,9 @@ pub fn gated(language: &str, topics: &[String]) -> String {
         }
         answer
     } else {
-        let mut answer = "Podwise 的節目庫裡沒有找到談這個問題的內容。".to_owned();
+        let mut answer = "Podwise 的節目庫裡\
+                          沒有找到談這個問題的內容。"
+            .to_owned();
         if !topics.is_empty() {
             let _ = write!(answer, "目前節目談到的主題有：{}。", topics.join("、"));
         }
@@ -163,9 +165,11 @@ mod tests {
 
     #[test]
     fn a_long_passage_is_cut_at_a_sentence_end() {
-        let text = "第一句話已經完完整整地講完了。第二句話比較長，還沒有講完就會被切掉";
+        let text = "第一句話已經完完整整地講完了。\
+                    第二句話比較長，還沒有講完就會被切掉";
         assert_eq!(snippet(text, 20), "第一句話已經完完整整地講完了。…");
-        let early = "短句。後面這一段話沒有句號但是有逗號，所以會在逗號切開來";
+        let early = "短句。後面這一段話沒有句號\
+                     但是有逗號，所以會在逗號切開來";
         assert_eq!(snippet(early, 20), "短句。後面這一段話沒有句號但是有逗號…");
         assert_eq!(snippet("short", 20), "short");
     }
