@@ -15,7 +15,7 @@ use crate::llm::Embedding;
 use crate::text::tokens::search_tokens;
 
 /// Candidates each retriever contributes before fusion.
-const CANDIDATES: usize = 40;
+pub const CANDIDATES: usize = 40;
 /// The usual reciprocal-rank-fusion constant: ranks far down a list still count a little.
 const RRF_K: f32 = 60.0;
 /// Reranking weights, on a fused score normalised to 0..1.
@@ -67,7 +67,7 @@ impl Passage {
     }
 }
 
-/// The passages for `query`, best first, and the best dense similarity seen.
+/// The passages for `query`, best first.
 ///
 /// # Errors
 /// `Unavailable` when the LLM service (for the question's embedding) or the vector store
@@ -76,17 +76,34 @@ pub async fn search(library: &Library, query: &Query) -> Result<Vec<Passage>, Se
     if query.k == 0 {
         return Ok(Vec::new());
     }
-    let filter = VectorFilter {
-        category: query.category.clone(),
-        podcast_ids: query.podcast_id.iter().cloned().collect(),
-    };
     let vector = library
         .llm
         .embed(std::slice::from_ref(&query.text), Embedding::Question)
         .await?
         .pop()
         .ok_or_else(|| ServiceError::BadUpstream("no embedding for the question".to_owned()))?;
-    let dense = library.vectors.search(&vector, CANDIDATES, &filter).await?;
+    retrieve(library, query, &vector).await
+}
+
+/// [`search`] with the question's embedding already made: everything retrieval does
+/// after the LLM service, which is what the retrieval benchmark times.
+///
+/// # Errors
+/// `Unavailable` when the vector store is down; `InvalidArgument` for a vector of the
+/// wrong dimension.
+pub async fn retrieve(
+    library: &Library,
+    query: &Query,
+    vector: &[f32],
+) -> Result<Vec<Passage>, ServiceError> {
+    if query.k == 0 {
+        return Ok(Vec::new());
+    }
+    let filter = VectorFilter {
+        category: query.category.clone(),
+        podcast_ids: query.podcast_id.iter().cloned().collect(),
+    };
+    let dense = library.vectors.search(vector, CANDIDATES, &filter).await?;
     let tokens = search_tokens(&query.text);
     let lexical = library
         .lexical_reader()
