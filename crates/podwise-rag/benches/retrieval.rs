@@ -114,8 +114,11 @@ async fn main() -> anyhow::Result<()> {
     let podcasts = episodes.div_ceil(EPISODES_PER_PODCAST);
 
     let settings = settings_with(&[("LLM_URL", "http://127.0.0.1:1")]);
-    let channel = podwise_common::grpc_client::channel(&settings.services.llm)?;
-    let library = Arc::new(Library::open(&settings, Llm::new(channel, &settings.rag)).await?);
+    // Neither service is called: queries arrive as vectors and nothing is transcribed.
+    let llm = podwise_common::grpc_client::channel(&settings.services.llm)?;
+    let stt = podwise_common::grpc_client::channel(&settings.services.stt)?;
+    let llm = Llm::new(llm, &settings.rag);
+    let library = Arc::new(Library::open(&settings, llm, stt).await?);
     let mut rng = Rng(0x5eed_cafe_f00d_d00d);
     let centres: Vec<Vec<f32>> = (0..TOPICS)
         .map(|_| unit((0..DIMENSION).map(|_| rng.normal()).collect()))

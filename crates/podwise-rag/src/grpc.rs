@@ -18,7 +18,7 @@ use tonic::{Request, Response, Status};
 
 use crate::answer::{ask, citations, history};
 use crate::episode_vectors::episode_vectors;
-use crate::ingest::{job_message, transcripts};
+use crate::ingest::{audio, job_message, transcripts};
 use crate::library::SharedLibrary;
 use crate::search::{self, Query};
 
@@ -130,9 +130,10 @@ impl RagService for RagApi {
 
     async fn ingest_audio(
         &self,
-        _request: Request<IngestAudioRequest>,
+        request: Request<IngestAudioRequest>,
     ) -> Result<Response<IngestResponse>, Status> {
-        Err(not_available("audio ingestion"))
+        let job = audio::ingest(&self.library, request.into_inner()).await?;
+        Ok(Response::new(IngestResponse { jobs: vec![job] }))
     }
 
     async fn get_job(

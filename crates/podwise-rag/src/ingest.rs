@@ -1,22 +1,42 @@
 //! Ingestion: shows in, searchable chunks out.
 //!
-//! Requests ([`transcripts`]) store what they carry and queue one job per episode in the
-//! catalog; [`worker`]s claim the jobs and run them through [`indexer`]: clean, chunk,
+//! Requests ([`transcripts`], [`audio`]) store what they carry and queue one job per
+//! episode in the catalog; [`worker`]s claim the jobs, have audio transcribed (with a
+//! [`preview`] cut first), and run every transcript through [`indexer`]: clean, chunk,
 //! tag, embed, replace the episode's vectors and lexical entries, mark it done. Job state
 //! lives in the catalog, so a restarted service picks up where the last one stopped, and
 //! a failed attempt is retried with back-off without holding up other episodes.
 
+pub mod audio;
 pub mod indexer;
+pub mod preview;
 pub mod transcripts;
 pub mod worker;
 
-use podwise_common::stores::catalog::{Job, JobState};
+use podwise_common::stores::catalog::{Episode, Job, JobState, NewEpisode};
 use podwise_proto::rag::v1::{IngestionJob, JobState as JobStateMessage};
 
 /// The stage a running job reports while its audio is transcribed.
 pub const STAGE_TRANSCRIBING: &str = "transcribing";
 /// The stage a running job reports while its transcript is chunked, embedded and indexed.
 pub const STAGE_INDEXING: &str = "indexing";
+
+/// The catalog record that writes `episode` back unchanged: the base of every update
+/// to an episode's tags or preview.
+pub fn unchanged(episode: &Episode) -> NewEpisode {
+    NewEpisode {
+        podcast_id: episode.podcast_id.clone(),
+        guid: episode.guid.clone(),
+        title: episode.title.clone(),
+        description: episode.description.clone(),
+        published_at: episode.published_at,
+        duration_ms: episode.duration_ms,
+        language: episode.language.clone(),
+        audio_key: episode.audio_key.clone(),
+        preview_key: episode.preview_key.clone(),
+        tags: episode.tags.clone(),
+    }
+}
 
 /// A job as the contract shows it: the catalog's state refined by the running stage.
 pub fn job_message(job: &Job) -> IngestionJob {

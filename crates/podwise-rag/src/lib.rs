@@ -1,16 +1,16 @@
 //! `podwise-rag`: turns shows into searchable knowledge (ingestion) and answers listeners'
 //! questions from it with citations of episodes and moments.
 //!
-//! - [`ingest`]: transcripts in, per-episode jobs in the catalog, workers that clean,
-//!   chunk, tag ([`text`]), embed ([`llm`]) and index them;
+//! - [`ingest`]: transcripts or audio in, per-episode jobs in the catalog, workers that
+//!   transcribe (through the STT service), clean, chunk, tag ([`text`]), embed ([`llm`])
+//!   and index them;
 //! - [`search`]: hybrid retrieval, dense vectors plus BM25, fused and reranked;
 //! - [`answer`]: classification, the confidence gate, cited answers (written by the LLM
 //!   or extractive), summaries and chat history;
 //! - [`library`]: the stores and clients all of it shares; `grpc` maps the contract of
 //!   `proto/podwise/rag/v1` onto them.
 //!
-//! Feed and audio ingestion are not built yet: those two RPCs answer `UNIMPLEMENTED`
-//! naming themselves.
+//! Feed ingestion is not built yet: that RPC answers `UNIMPLEMENTED` naming itself.
 
 pub mod answer;
 pub mod episode_vectors;
@@ -51,8 +51,10 @@ pub async fn build(settings: &Settings) -> anyhow::Result<BoundServer> {
         ms = warmed.as_millis() as u64,
         "Chinese word segmenter loaded"
     );
-    let library: SharedLibrary =
-        Arc::new(Library::open(settings, Llm::new(llm_channel, &settings.rag)).await?);
+    let stt_channel = grpc_client::channel(settings.services.get(ServiceName::Stt))
+        .context("the STT service's URL is not valid")?;
+    let llm = Llm::new(llm_channel, &settings.rag);
+    let library: SharedLibrary = Arc::new(Library::open(settings, llm, stt_channel).await?);
     match library.load_lexical_index().await {
         Ok(chunks) => tracing::info!(chunks, "lexical index loaded from the vector store"),
         // A store that is down at start-up is reported by /ready; the index fills as

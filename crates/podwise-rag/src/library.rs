@@ -4,18 +4,20 @@
 use std::sync::{Arc, RwLock};
 
 use podwise_common::ServiceError;
+use podwise_common::grpc_client::TracedChannel;
 use podwise_common::settings::{RagSettings, Settings};
 use podwise_common::stores::catalog::{Catalog, Page};
 use podwise_common::stores::documents::DocumentStore;
 use podwise_common::stores::objects::ObjectStore;
 use podwise_common::stores::vectors::VectorStore;
+use podwise_proto::stt::v1::stt_service_client::SttServiceClient;
 use tokio::sync::Notify;
 
 use crate::llm::Llm;
 use crate::search::lexical::LexicalIndex;
 use crate::text::tokens::search_tokens;
 
-/// The stores, the LLM client and the in-memory lexical index.
+/// The stores, the LLM and STT clients and the in-memory lexical index.
 #[derive(Debug)]
 pub struct Library {
     pub settings: RagSettings,
@@ -24,6 +26,8 @@ pub struct Library {
     pub objects: ObjectStore,
     pub vectors: VectorStore,
     pub llm: Llm,
+    /// Transcribes ingested audio.
+    pub stt: SttServiceClient<TracedChannel>,
     pub lexical: RwLock<LexicalIndex>,
     /// Woken when a job is queued, so an idle worker starts at once instead of at its
     /// next poll.
@@ -37,7 +41,7 @@ impl Library {
     ///
     /// # Errors
     /// When a store's settings are unusable or an embedded store's files cannot be opened.
-    pub async fn open(settings: &Settings, llm: Llm) -> anyhow::Result<Self> {
+    pub async fn open(settings: &Settings, llm: Llm, stt: TracedChannel) -> anyhow::Result<Self> {
         use anyhow::Context as _;
         let catalog = Catalog::open(settings)
             .await
@@ -58,6 +62,9 @@ impl Library {
             objects,
             vectors,
             llm,
+            stt: SttServiceClient::new(stt)
+                .max_encoding_message_size(64 * 1024 * 1024)
+                .max_decoding_message_size(64 * 1024 * 1024),
             lexical: RwLock::default(),
             job_queued: Notify::new(),
         })

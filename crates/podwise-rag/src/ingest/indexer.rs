@@ -11,6 +11,7 @@ use podwise_common::stores::documents::Transcript;
 use podwise_common::stores::vectors::{ChunkRecord, ChunkVector};
 
 use super::transcripts::seconds_to_ms;
+use super::unchanged;
 use crate::library::Library;
 use crate::llm::Embedding;
 use crate::text::TimedText;
@@ -107,7 +108,10 @@ pub async fn index_episode(library: &Library, episode_id: &str) -> Result<Indexe
     library.documents.put_transcript(&transcript).await?;
     library
         .catalog
-        .upsert_episode(&with_tags(&episode, tags.clone()))
+        .upsert_episode(&NewEpisode {
+            tags: tags.clone(),
+            ..unchanged(&episode)
+        })
         .await?;
     library
         .catalog
@@ -140,21 +144,6 @@ fn episode_tags(
         }
     }
     tags
-}
-
-fn with_tags(episode: &Episode, tags: Vec<String>) -> NewEpisode {
-    NewEpisode {
-        podcast_id: episode.podcast_id.clone(),
-        guid: episode.guid.clone(),
-        title: episode.title.clone(),
-        description: episode.description.clone(),
-        published_at: episode.published_at,
-        duration_ms: episode.duration_ms,
-        language: episode.language.clone(),
-        audio_key: episode.audio_key.clone(),
-        preview_key: episode.preview_key.clone(),
-        tags,
-    }
 }
 
 fn timed_segments(transcript: &Transcript) -> Vec<TimedText> {

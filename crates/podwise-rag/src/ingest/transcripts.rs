@@ -129,7 +129,7 @@ fn check(
     Ok(())
 }
 
-fn check_id(what: &str, id: &str) -> Result<(), ServiceError> {
+pub(super) fn check_id(what: &str, id: &str) -> Result<(), ServiceError> {
     let fine = !id.is_empty()
         && id.len() <= MAX_ID_BYTES
         && id
@@ -144,7 +144,7 @@ fn check_id(what: &str, id: &str) -> Result<(), ServiceError> {
     }
 }
 
-fn check_title(at: &str, title: &str) -> Result<(), ServiceError> {
+pub(super) fn check_title(at: &str, title: &str) -> Result<(), ServiceError> {
     let chars = title.trim().chars().count();
     if chars == 0 || chars > MAX_TITLE_CHARS {
         return Err(ServiceError::InvalidArgument(format!(

@@ -6,6 +6,7 @@
 //! replica. A failed attempt is retried after a back-off that doubles; an error that a
 //! retry cannot fix (the request itself is wrong) fails the job at once.
 
+use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use podwise_common::CancellationToken;
@@ -14,11 +15,11 @@ use podwise_common::stores::catalog::{Job, JobKind, JobState, RetryPolicy, Trans
 use tokio::task::JoinHandle;
 use tracing::{Instrument as _, info, warn};
 
-use super::{STAGE_INDEXING, indexer};
+use super::{STAGE_INDEXING, STAGE_TRANSCRIBING, audio, indexer};
 use crate::library::SharedLibrary;
 
 /// The kinds of job these workers run.
-const KINDS: [JobKind; 1] = [JobKind::Transcripts];
+const KINDS: [JobKind; 2] = [JobKind::Transcripts, JobKind::Audio];
 /// How often an idle worker looks for due jobs (retries come due without a wake-up).
 const IDLE_POLL: Duration = Duration::from_secs(2);
 /// How often a running job says it is alive.
@@ -70,9 +71,10 @@ async fn run_job(library: &SharedLibrary, job: Job) {
     let span = tracing::info_span!("ingest_job", job = %job.id, episode = %episode_id);
     async {
         info!(attempt = job.attempts, kind = %job.kind, "ingesting");
+        let stage = Mutex::new(STAGE_INDEXING);
         let outcome = tokio::select! {
-            outcome = work(library, &job, &episode_id) => outcome,
-            () = heartbeat(library, &job.id) => unreachable!("the heartbeat never ends"),
+            outcome = work(library, &job, &episode_id, &stage) => outcome,
+            () = heartbeat(library, &job.id, &stage) => unreachable!("the heartbeat never ends"),
         };
         let seconds = started.elapsed().as_secs_f64();
         match outcome {
@@ -96,31 +98,45 @@ async fn run_job(library: &SharedLibrary, job: Job) {
     .await;
 }
 
-async fn work(library: &SharedLibrary, job: &Job, episode_id: &str) -> Result<usize, ServiceError> {
+async fn work(
+    library: &SharedLibrary,
+    job: &Job,
+    episode_id: &str,
+    stage: &Mutex<&'static str>,
+) -> Result<usize, ServiceError> {
     if episode_id.is_empty() {
         return Err(ServiceError::InvalidArgument(
             "the job names no episode".to_owned(),
         ));
     }
-    library
-        .catalog
-        .set_job_stage(&job.id, STAGE_INDEXING)
-        .await?;
+    let enter = |name: &'static str| async move {
+        *stage.lock().unwrap_or_else(PoisonError::into_inner) = name;
+        library.catalog.set_job_stage(&job.id, name).await
+    };
     match job.kind {
-        JobKind::Transcripts => Ok(indexer::index_episode(library, episode_id).await?.chunks),
-        other => Err(ServiceError::Unimplemented(format!(
-            "this build does not ingest {other} jobs"
-        ))),
+        JobKind::Transcripts => {}
+        JobKind::Audio => {
+            enter(STAGE_TRANSCRIBING).await?;
+            audio::transcribe(library, episode_id, &job.source).await?;
+        }
+        other => {
+            return Err(ServiceError::Unimplemented(format!(
+                "this build does not ingest {other} jobs"
+            )));
+        }
     }
+    enter(STAGE_INDEXING).await?;
+    Ok(indexer::index_episode(library, episode_id).await?.chunks)
 }
 
-/// Keeps telling the catalog the job is alive; never returns.
-async fn heartbeat(library: &SharedLibrary, job_id: &str) {
+/// Keeps telling the catalog the job is alive, in the stage it is in; never returns.
+async fn heartbeat(library: &SharedLibrary, job_id: &str, stage: &Mutex<&'static str>) {
     let mut ticks = tokio::time::interval(HEARTBEAT);
     ticks.tick().await;
     loop {
         ticks.tick().await;
-        if let Err(error) = library.catalog.set_job_stage(job_id, STAGE_INDEXING).await {
+        let current = *stage.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Err(error) = library.catalog.set_job_stage(job_id, current).await {
             warn!(%error, "cannot record the job's progress");
         }
     }

@@ -29,6 +29,14 @@ pub struct LlmProcess {
     _data: tempfile::TempDir,
 }
 
+/// Where `cargo build --workspace --bins` put the service binaries.
+pub fn bin_dir() -> std::path::PathBuf {
+    Path::new(env!("CARGO_BIN_EXE_podwise-rag"))
+        .parent()
+        .expect("binary directory")
+        .to_owned()
+}
+
 impl LlmProcess {
     pub async fn start() -> Self {
         Self::start_on(free_port()).await

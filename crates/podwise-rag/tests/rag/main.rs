@@ -2,6 +2,7 @@
 //! shape of the retrieval fixture, and the service in-process on a free port with the
 //! real LLM service (its built binary, for real embeddings) beside it.
 
+mod audio;
 mod fixture_shape;
 mod harness;
 mod health;
