@@ -1,0 +1,163 @@
+//! Content similarity: one vector per episode (the mean of its chunk embeddings, from the
+//! RAG service), so an episode nobody has listened to yet can still be recommended to
+//! listeners of episodes that sound like it.
+
+use podwise_common::grpc_client::TracedChannel;
+use podwise_proto::rag::v1::GetEpisodeVectorsRequest;
+use podwise_proto::rag::v1::rag_service_client::RagServiceClient;
+use tonic::Code;
+
+use crate::vector::{dot, normalise};
+
+/// Episodes asked for per page.
+const PAGE_SIZE: u32 = 500;
+
+/// Unit-length content vectors by item index; items without one are all zeros.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ContentIndex {
+    pub dim: usize,
+    /// The embedding model the vectors came from, as the RAG service named it.
+    pub model: String,
+    pub vectors: Vec<f32>,
+    pub present: Vec<bool>,
+}
+
+impl ContentIndex {
+    /// No vectors for any of `n_items` items.
+    pub fn empty(n_items: usize) -> Self {
+        Self {
+            present: vec![false; n_items],
+            ..Self::default()
+        }
+    }
+
+    /// Places each `(item, vector)` at its index, normalised. Vectors of another length
+    /// than the first one are left out, as is an all-zero vector.
+    pub fn build(n_items: usize, model: String, entries: Vec<(u32, Vec<f32>)>) -> (Self, usize) {
+        let Some(dim) = entries.first().map(|(_, v)| v.len()).filter(|&d| d > 0) else {
+            return (Self::empty(n_items), entries.len());
+        };
+        let mut index = Self {
+            dim,
+            model,
+            vectors: vec![0.0; n_items * dim],
+            present: vec![false; n_items],
+        };
+        let mut rejected = 0;
+        for (item, mut vector) in entries {
+            if vector.len() != dim || (item as usize) >= n_items || dot(&vector, &vector) == 0.0 {
+                rejected += 1;
+                continue;
+            }
+            normalise(&mut vector);
+            let at = item as usize * dim;
+            index.vectors[at..at + dim].copy_from_slice(&vector);
+            index.present[item as usize] = true;
+        }
+        (index, rejected)
+    }
+
+    /// How many items have a vector.
+    pub fn len(&self) -> usize {
+        self.present.iter().filter(|&&p| p).count()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn vector(&self, item: u32) -> Option<&[f32]> {
+        let i = item as usize;
+        (self.present.get(i) == Some(&true)).then(|| &self.vectors[i * self.dim..(i + 1) * self.dim])
+    }
+
+    /// The weighted mean direction of the items' vectors, or `None` when none has one.
+    pub fn profile(&self, items: &[(u32, f32)]) -> Option<Vec<f32>> {
+        let mut sum = vec![0.0f32; self.dim];
+        let mut any = false;
+        for &(item, weight) in items {
+            if let Some(v) = self.vector(item) {
+                crate::vector::axpy(weight, v, &mut sum);
+                any = true;
+            }
+        }
+        any.then(|| {
+            normalise(&mut sum);
+            sum
+        })
+    }
+
+    /// The cosine of an item's vector with a unit vector, when the item has one.
+    pub fn cosine(&self, item: u32, unit: &[f32]) -> Option<f32> {
+        self.vector(item).map(|v| dot(v, unit))
+    }
+}
+
+/// Content vectors as the RAG service sent them.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FetchedVectors {
+    pub model: String,
+    pub episodes: Vec<(String, Vec<f32>)>,
+}
+
+/// Every episode vector the RAG service has, page by page. A service that does not
+/// offer them yet, or cannot be reached, yields none: recommendations then rest on
+/// feedback alone, which is worse for new episodes but never wrong.
+pub async fn fetch(client: &mut RagServiceClient<TracedChannel>) -> FetchedVectors {
+    let mut fetched = FetchedVectors::default();
+    let mut page_token = String::new();
+    loop {
+        let request = GetEpisodeVectorsRequest {
+            episode_ids: Vec::new(),
+            page_token: page_token.clone(),
+            page_size: PAGE_SIZE,
+        };
+        let page = match client.get_episode_vectors(request).await {
+            Ok(page) => page.into_inner(),
+            Err(status) => {
+                let why = match status.code() {
+                    Code::Unimplemented => "the RAG service does not serve episode vectors yet",
+                    Code::Unavailable | Code::DeadlineExceeded => "the RAG service is unreachable",
+                    _ => "the RAG service refused the request",
+                };
+                tracing::warn!(
+                    code = ?status.code(),
+                    message = status.message(),
+                    kept = fetched.episodes.len(),
+                    "{why}: training without content vectors for the rest"
+                );
+                return fetched;
+            }
+        };
+        if fetched.model.is_empty() {
+            fetched.model = page.model;
+        }
+        fetched.episodes.extend(
+            page.episodes
+                .into_iter()
+                .map(|e| (e.episode_id, e.mean_vector)),
+        );
+        if page.next_page_token.is_empty() || page.next_page_token == page_token {
+            return fetched;
+        }
+        page_token = page.next_page_token;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn vectors_of_the_wrong_length_are_left_out_and_the_rest_normalised() {
+        let entries = vec![(0, vec![3.0, 4.0]), (1, vec![1.0, 2.0, 3.0]), (2, vec![0.0, 2.0])];
+        let (index, rejected) = ContentIndex::build(4, "m".into(), entries);
+        assert_eq!(rejected, 1);
+        assert_eq!(index.len(), 2);
+        assert_eq!(index.vector(0), Some(&[0.6, 0.8][..]));
+        assert_eq!(index.vector(1), None);
+        assert_eq!(index.vector(3), None);
+        let profile = index.profile(&[(0, 1.0), (2, 1.0)]).expect("two vectors");
+        assert!((dot(&profile, &profile) - 1.0).abs() < 1e-5);
+    }
+}
