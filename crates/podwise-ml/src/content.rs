@@ -31,8 +31,13 @@ impl ContentIndex {
         }
     }
 
-    /// Places each `(item, vector)` at its index, normalised. Vectors of another length
-    /// than the first one are left out, as is an all-zero vector.
+    /// Places each `(item, vector)` at its index, centred and normalised. Vectors of
+    /// another length than the first one are left out, as is an all-zero vector.
+    ///
+    /// Centring (subtracting the mean of all vectors) matters for sentence embeddings:
+    /// theirs all lean the same way, so raw cosines of unrelated episodes sit high
+    /// (around 0.8 for e5); centred, unrelated episodes fall to zero or below and only
+    /// real likeness counts.
     pub fn build(n_items: usize, model: String, entries: Vec<(u32, Vec<f32>)>) -> (Self, usize) {
         let Some(dim) = entries.first().map(|(_, v)| v.len()).filter(|&d| d > 0) else {
             return (Self::empty(n_items), entries.len());
@@ -43,9 +48,23 @@ impl ContentIndex {
             vectors: vec![0.0; n_items * dim],
             present: vec![false; n_items],
         };
-        let mut rejected = 0;
+        let (entries, rejected_entries): (Vec<_>, Vec<_>) =
+            entries.into_iter().partition(|(item, v)| {
+                v.len() == dim && (*item as usize) < n_items && dot(v, v) > 0.0
+            });
+        let mut rejected = rejected_entries.len();
+        let mut mean = vec![0.0f32; dim];
+        if entries.len() >= 2 {
+            for (_, v) in &entries {
+                let mut unit = v.clone();
+                normalise(&mut unit);
+                crate::vector::axpy(1.0 / entries.len() as f32, &unit, &mut mean);
+            }
+        }
         for (item, mut vector) in entries {
-            if vector.len() != dim || (item as usize) >= n_items || dot(&vector, &vector) == 0.0 {
+            normalise(&mut vector);
+            crate::vector::axpy(-1.0, &mean, &mut vector);
+            if dot(&vector, &vector) < 1e-12 {
                 rejected += 1;
                 continue;
             }
@@ -150,14 +169,21 @@ mod tests {
 
     #[test]
     fn vectors_of_the_wrong_length_are_left_out_and_the_rest_normalised() {
-        let entries = vec![(0, vec![3.0, 4.0]), (1, vec![1.0, 2.0, 3.0]), (2, vec![0.0, 2.0])];
+        let entries = vec![
+            (0, vec![1.0, 0.0, 0.1]),
+            (1, vec![1.0, 2.0]),
+            (2, vec![0.0, 1.0, 0.1]),
+            (3, vec![0.0, 0.0, 0.0]),
+        ];
         let (index, rejected) = ContentIndex::build(4, "m".into(), entries);
-        assert_eq!(rejected, 1);
+        assert_eq!(rejected, 2);
         assert_eq!(index.len(), 2);
-        assert_eq!(index.vector(0), Some(&[0.6, 0.8][..]));
+        let (a, b) = (index.vector(0).expect("kept"), index.vector(2).expect("kept"));
+        assert!((dot(a, a) - 1.0).abs() < 1e-5);
+        assert!(dot(a, b) < 0.0, "centred, the two differ: {}", dot(a, b));
         assert_eq!(index.vector(1), None);
         assert_eq!(index.vector(3), None);
-        let profile = index.profile(&[(0, 1.0), (2, 1.0)]).expect("two vectors");
+        let profile = index.profile(&[(0, 2.0), (1, 1.0)]).expect("one vector");
         assert!((dot(&profile, &profile) - 1.0).abs() < 1e-5);
     }
 }
