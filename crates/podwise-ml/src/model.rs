@@ -26,6 +26,10 @@ const COLD_PREFERENCE: f32 = 1.0;
 const COLD_TAG: f32 = 0.5;
 const COLD_POPULARITY: f32 = 0.4;
 const COLD_QUALITY: f32 = 0.2;
+/// Episodes nobody has heard that are considered for content matches, newest first:
+/// "new" is what content matching is for, and the cap keeps a request's cost flat as
+/// the back catalogue grows.
+const FRESH_CANDIDATES: usize = 2000;
 
 /// One episode as the model knows it.
 #[derive(Debug, Clone, PartialEq)]
@@ -103,6 +107,13 @@ pub struct Model {
     podcast_of: Vec<u32>,
     /// Items sorted by cold-start appeal without preferences, for quick fallbacks.
     popular: Vec<u32>,
+    /// Cold-start score of each item before preferences (popularity and quality).
+    cold_base: Vec<f32>,
+    /// Items by category id and by tag, for adding preference matches quickly.
+    by_category: HashMap<String, Vec<u32>>,
+    by_tag: HashMap<String, Vec<u32>>,
+    /// Items with a content vector and no listeners, newest first, capped.
+    fresh: Vec<u32>,
 }
 
 /// The parts a model is made of; [`Model::new`] derives the indices.
@@ -164,10 +175,46 @@ impl Model {
             user_index,
             podcast_of,
             popular: Vec::new(),
+            cold_base: Vec::new(),
+            by_category: HashMap::new(),
+            by_tag: HashMap::new(),
+            fresh: Vec::new(),
         };
-        let scores = model.cold_scores(&Preferences::default());
-        model.popular = crate::evaluate::top_k(&scores, scores.len());
+        model.index_for_serving();
         model
+    }
+
+    /// Derives what requests would otherwise recompute over every episode.
+    fn index_for_serving(&mut self) {
+        let most = self.cf.popularity.iter().copied().max().unwrap_or(0);
+        let log_most = (1.0 + most as f32).ln().max(1.0);
+        self.cold_base = self
+            .episodes
+            .iter()
+            .zip(&self.cf.popularity)
+            .map(|(episode, &count)| {
+                let popularity = (1.0 + count as f32).ln() / log_most;
+                COLD_POPULARITY * popularity + COLD_QUALITY * episode.quality.unwrap_or(0.5)
+            })
+            .collect();
+        self.popular = crate::evaluate::top_k(&self.cold_base, self.cold_base.len());
+        for (item, episode) in self.episodes.iter().enumerate() {
+            let item = item as u32;
+            self.by_category
+                .entry(episode.category_id.clone())
+                .or_default()
+                .push(item);
+            for tag in &episode.tags {
+                self.by_tag.entry(tag.clone()).or_default().push(item);
+            }
+        }
+        let mut fresh: Vec<u32> = (0..self.episodes.len() as u32)
+            .filter(|&i| self.cf.popularity[i as usize] == 0 && self.content.vector(i).is_some())
+            .collect();
+        // Training lists episodes oldest first (see `training::train`).
+        fresh.reverse();
+        fresh.truncate(FRESH_CANDIDATES);
+        self.fresh = fresh;
     }
 
     /// The model's parts, for the snapshot.
@@ -390,15 +437,13 @@ impl Model {
         let Some(taste) = self.content.profile(positives) else {
             return;
         };
-        for (item, &count) in self.cf.popularity.iter().enumerate() {
-            if count > 0 {
-                continue;
-            }
-            if let Some(cosine) = self.content.cosine(item as u32, &taste) {
+        for &item in &self.fresh {
+            if let Some(cosine) = self.content.cosine(item, &taste) {
                 let content = CONTENT_SHARE * cosine.max(0.0);
-                if content > scores[item] {
-                    scores[item] = content;
-                    from_content[item] = true;
+                let i = item as usize;
+                if content > scores[i] {
+                    scores[i] = content;
+                    from_content[i] = true;
                 }
             }
         }
@@ -472,21 +517,24 @@ impl Model {
     }
 
     fn cold_scores(&self, preferences: &Preferences) -> Vec<f32> {
-        let most = self.cf.popularity.iter().copied().max().unwrap_or(0);
-        let log_most = (1.0 + most as f32).ln().max(1.0);
-        self.episodes
-            .iter()
-            .zip(&self.cf.popularity)
-            .map(|(episode, &count)| {
-                let popularity = (1.0 + count as f32).ln() / log_most;
-                let quality = episode.quality.unwrap_or(0.5);
-                let (category, tags) = preference_match(episode, preferences);
-                COLD_PREFERENCE * f32::from(u8::from(category))
-                    + COLD_TAG * tags.len().min(2) as f32
-                    + COLD_POPULARITY * popularity
-                    + COLD_QUALITY * quality
-            })
-            .collect()
+        let mut scores = self.cold_base.clone();
+        for category in &preferences.categories {
+            for &item in self.by_category.get(category).into_iter().flatten() {
+                scores[item as usize] += COLD_PREFERENCE;
+            }
+        }
+        // Two matching tags count; more add nothing, so one broad tag cannot dominate.
+        let mut tag_matches = vec![0u8; scores.len()];
+        for tag in &preferences.tags {
+            for &item in self.by_tag.get(tag).into_iter().flatten() {
+                let matches = &mut tag_matches[item as usize];
+                if *matches < 2 {
+                    *matches += 1;
+                    scores[item as usize] += COLD_TAG;
+                }
+            }
+        }
+        scores
     }
 
     fn cold_pick(&self, item: u32, score: f32, preferences: &Preferences) -> Pick {

@@ -31,7 +31,11 @@ pub struct TrainingInputs {
 }
 
 /// Trains a model from `inputs` with the operator's settings.
-pub fn train(inputs: TrainingInputs, ml: &MlSettings) -> Model {
+pub fn train(mut inputs: TrainingInputs, ml: &MlSettings) -> Model {
+    // Items in publication order (undated first), so "newest" is a position.
+    inputs
+        .episodes
+        .sort_by(|a, b| a.published_at.cmp(&b.published_at).then(a.id.cmp(&b.id)));
     let weighting = Weighting::from_settings(ml);
     let index: HashMap<&str, u32> = inputs
         .episodes
