@@ -15,6 +15,8 @@ pub mod stores;
 pub mod telemetry;
 #[cfg(feature = "testing")]
 pub mod testing;
+#[cfg(feature = "traditional")]
+pub mod traditional;
 
 pub use error::ServiceError;
 pub use settings::Settings;

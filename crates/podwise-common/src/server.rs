@@ -3,7 +3,8 @@
 //!
 //! Shutdown runs in this order: readiness turns false (and gRPC health to NOT_SERVING),
 //! the listener stops accepting, in-flight requests get the grace period to finish, then
-//! whatever is left is cut off.
+//! whatever is left is cut off. Background tasks (ingestion workers, scheduled training)
+//! are told to stop at the same moment and awaited after the requests.
 
 mod connections;
 mod observe;
@@ -30,6 +31,10 @@ use crate::readiness::{Check, Readiness};
 /// How often dependency checks refresh the gRPC health status.
 const HEALTH_REFRESH: Duration = Duration::from_secs(5);
 
+/// Work a service runs beside its requests; it returns once its token is cancelled.
+pub type BackgroundTask =
+    Box<dyn FnOnce(CancellationToken) -> futures_util::future::BoxFuture<'static, ()> + Send>;
+
 /// Collects what one service serves before it binds its port.
 pub struct ServiceServer {
     service: &'static str,
@@ -37,6 +42,7 @@ pub struct ServiceServer {
     grpc_names: Vec<&'static str>,
     http: Router,
     checks: Vec<(String, Check)>,
+    background: Vec<BackgroundTask>,
     grace: Duration,
 }
 
@@ -59,6 +65,7 @@ impl ServiceServer {
             grpc_names: Vec::new(),
             http: Router::new(),
             checks: Vec::new(),
+            background: Vec::new(),
             grace: shutdown_grace,
         }
     }
@@ -91,6 +98,14 @@ impl ServiceServer {
     /// Adds a dependency that must be usable for the service to count as ready.
     pub fn readiness_check(mut self, name: impl Into<String>, check: Check) -> Self {
         self.checks.push((name.into(), check));
+        self
+    }
+
+    /// Adds work that runs while the service serves: started with the server, told to
+    /// stop (its token cancelled) when shutdown begins, and awaited before the server
+    /// reports it has stopped.
+    pub fn background(mut self, task: BackgroundTask) -> Self {
+        self.background.push(task);
         self
     }
 
@@ -131,13 +146,13 @@ impl ServiceServer {
             readiness,
             reporter,
             grpc_names: self.grpc_names,
+            background: self.background,
             grace: self.grace,
         })
     }
 }
 
 /// A service whose port is bound, ready to run.
-#[derive(Debug)]
 pub struct BoundServer {
     service: &'static str,
     listener: TcpListener,
@@ -145,7 +160,19 @@ pub struct BoundServer {
     readiness: Readiness,
     reporter: HealthReporter,
     grpc_names: Vec<&'static str>,
+    background: Vec<BackgroundTask>,
     grace: Duration,
+}
+
+impl std::fmt::Debug for BoundServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BoundServer")
+            .field("service", &self.service)
+            .field("listener", &self.listener)
+            .field("grpc", &self.grpc_names)
+            .field("background_tasks", &self.background.len())
+            .finish_non_exhaustive()
+    }
 }
 
 impl BoundServer {
@@ -183,6 +210,12 @@ impl BoundServer {
             self.grace,
         ));
         info!(service = self.service, %addr, "serving gRPC and HTTP");
+        let stop_background = CancellationToken::new();
+        let background: Vec<_> = self
+            .background
+            .into_iter()
+            .map(|task| tokio::spawn(task(stop_background.clone())))
+            .collect();
 
         shutdown.cancelled().await;
         info!(service = self.service, grace = ?self.grace, "draining in-flight requests");
@@ -190,7 +223,11 @@ impl BoundServer {
         refresher.abort();
         set_health(&self.reporter, &self.grpc_names, ServingStatus::NotServing).await;
         stop_accepting.cancel();
+        stop_background.cancel();
         server.await?;
+        for task in background {
+            task.await?;
+        }
         Ok(())
     }
 }

@@ -40,6 +40,7 @@ pub struct Settings {
     pub whisper: WhisperSettings,
     pub stt: SttSettings,
     pub tts: TtsSettings,
+    pub rag: RagSettings,
     pub ml: MlSettings,
 }
 
@@ -144,6 +145,9 @@ pub struct ApiSettings {
     pub max_body_bytes: usize,
     /// How long `/ready` waits for each service's health answer.
     pub ready_timeout: Duration,
+    /// Keys that open the operator routes (ingestion, training, admin). None configured
+    /// means those routes refuse everyone.
+    pub operator_keys: Vec<SecretString>,
 }
 
 impl ApiSettings {
@@ -430,6 +434,43 @@ pub struct TtsSettings {
     pub cache: bool,
     /// The silence put between two sentences.
     pub sentence_pause: Duration,
+}
+
+/// How the RAG service ingests shows and answers from them.
+#[derive(Debug, Clone)]
+pub struct RagSettings {
+    /// How answers are written: by the LLM service from the cited passages, or assembled
+    /// from the passages themselves with no language model.
+    pub answers: AnswerStyle,
+    /// The chat model answers are written with; empty selects the LLM service's default.
+    pub chat_model: String,
+    /// The embedding model chunks and questions are embedded with; empty selects the LLM
+    /// service's default.
+    pub embedding_model: String,
+    /// Length of that model's vectors; the vector store is created with it.
+    pub embedding_dimension: usize,
+    /// Episodes ingested at the same time.
+    pub ingest_workers: usize,
+    /// Attempts an ingestion job gets, the first included.
+    pub ingest_attempts: u32,
+    /// Wait before an episode's second attempt; doubled for each one after.
+    pub ingest_retry_delay: Duration,
+    /// The longest question accepted, in characters.
+    pub max_question_chars: usize,
+    /// Citations an answer carries when the request does not say.
+    pub citations: usize,
+    /// The least dense similarity (cosine, 0 to 1) a passage needs to be cited; below it
+    /// the answer says the library does not cover the question.
+    pub min_relevance: f32,
+}
+
+/// How the RAG service writes its answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AnswerStyle {
+    /// The LLM service writes the answer; if it cannot, the extractive answer is given.
+    Generated,
+    /// The best passages, quoted with their moments, and no language model.
+    Extractive,
 }
 
 /// How the recommender reads feedback, trains and ranks.

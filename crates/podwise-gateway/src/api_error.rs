@@ -80,6 +80,9 @@ impl ResponseError for ApiError {
         if let Some(retry_after) = self.error.retry_after() {
             response.insert_header(("Retry-After", retry_after.as_secs().max(1).to_string()));
         }
+        if matches!(self.error, ServiceError::Unauthenticated(_)) {
+            response.insert_header(("WWW-Authenticate", "Bearer"));
+        }
         response.json(self.body())
     }
 }

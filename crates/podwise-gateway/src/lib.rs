@@ -5,11 +5,17 @@
 //! clients, [`probes`] answers `/health`, `/ready` and `/metrics`, [`observe`] gives each
 //! request an id, a span and metrics, [`objects`] serves the embedded object store's
 //! signed URLs, [`openai`] relays the OpenAI-compatible routes to the LLM, STT and TTS
-//! services, [`speech`] serves the product API's transcription from an [`upload`],
-//! [`tts`] its speech synthesis from a [`json_body`], and [`api_error`] turns every
-//! failure into one JSON shape.
+//! services, [`ask`] the questions, summaries and chat history answered by the RAG
+//! service, [`ingest`] the operators' ingestion, [`speech`] serves the product API's
+//! transcription from an [`upload`],
+//! [`tts`] its speech synthesis from a [`json_body`], [`users`] the listeners and their
+//! preferences, [`auth`] tells listeners and operators apart, and [`api_error`] turns
+//! every failure into one JSON shape.
 
 pub mod api_error;
+mod ask;
+pub mod auth;
+mod ingest;
 mod json_body;
 mod objects;
 pub mod observe;
@@ -20,6 +26,7 @@ mod speech;
 mod tts;
 mod upload;
 pub mod upstreams;
+mod users;
 
 use std::net::{SocketAddr, TcpListener};
 
@@ -28,7 +35,8 @@ use anyhow::Context as _;
 use futures_util::future::BoxFuture;
 use podwise_common::CancellationToken;
 use podwise_common::readiness::Readiness;
-use podwise_common::settings::{Profile, Settings};
+use podwise_common::settings::Settings;
+use podwise_common::stores::catalog::Catalog;
 use podwise_common::stores::objects::ObjectStore;
 use tracing::info;
 
@@ -40,9 +48,11 @@ pub struct AppState {
     pub settings: Settings,
     pub upstreams: Upstreams,
     pub readiness: Readiness,
-    /// The embedded object store, whose signed URLs the gateway serves; `None` in the
-    /// cluster profile, where S3 serves its own presigned URLs.
-    pub objects: Option<ObjectStore>,
+    /// Listeners, their tokens, preferences and feedback; shared with the services.
+    pub catalog: Catalog,
+    /// The object store, for signing the audio links of citations; in the embedded
+    /// profile the gateway also serves those signed URLs itself.
+    pub objects: ObjectStore,
 }
 
 /// A gateway with its port bound, ready to run.
@@ -70,18 +80,17 @@ pub async fn build(settings: &Settings) -> anyhow::Result<Gateway> {
     podwise_common::metrics::handle();
     let upstreams = Upstreams::connect(&settings.services)?;
     let readiness = Readiness::default();
-    let objects = match settings.profile {
-        Profile::Embedded => Some(
-            ObjectStore::open(settings)
-                .await
-                .context("cannot open the embedded object store")?,
-        ),
-        Profile::Cluster => None,
-    };
+    let catalog = Catalog::open(settings)
+        .await
+        .context("cannot open the catalog")?;
+    let objects = ObjectStore::open(settings)
+        .await
+        .context("cannot open the object store")?;
     let state = web::Data::new(AppState {
         settings: settings.clone(),
         upstreams,
         readiness: readiness.clone(),
+        catalog,
         objects,
     });
 

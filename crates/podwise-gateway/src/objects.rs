@@ -29,7 +29,7 @@ pub(crate) async fn signed_object(
     key: web::Path<String>,
     query: Result<web::Query<Signature>, actix_web::Error>,
 ) -> Result<HttpResponse, ApiError> {
-    let Some(ObjectStore::Local(local)) = &state.objects else {
+    let ObjectStore::Local(local) = &state.objects else {
         return Err(ServiceError::NotFound(
             "objects are served by the object store itself in the cluster profile".to_owned(),
         )

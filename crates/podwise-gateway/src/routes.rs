@@ -8,7 +8,7 @@ use podwise_common::ServiceError;
 use podwise_common::stores::objects::SIGNED_OBJECT_PATH;
 
 use crate::api_error::ApiError;
-use crate::{AppState, objects, openai, probes, speech, tts};
+use crate::{AppState, ask, ingest, objects, openai, probes, speech, tts, users};
 
 pub(crate) fn configure(config: &mut web::ServiceConfig, state: &web::Data<AppState>) {
     let limit = state.settings.api.max_body_bytes;
@@ -19,6 +19,12 @@ pub(crate) fn configure(config: &mut web::ServiceConfig, state: &web::Data<AppSt
                 .error_handler(|error, _request| json_error(error).into()),
         )
         .app_data(web::PayloadConfig::new(limit))
+        .app_data(web::QueryConfig::default().error_handler(|error, _request| {
+            ApiError::new(ServiceError::InvalidArgument(format!(
+                "the query string does not fit this route: {error}"
+            )))
+            .into()
+        }))
         .route("/health", web::get().to(probes::health))
         .route("/ready", web::get().to(probes::ready))
         .route("/metrics", web::get().to(probes::metrics))
@@ -66,29 +72,87 @@ pub(crate) fn configure(config: &mut web::ServiceConfig, state: &web::Data<AppSt
             Method::GET,
             web::get().to(tts::voices),
         ))
+        .service(only(
+            "/api/v1/users",
+            Method::POST,
+            web::post().to(users::create),
+        ))
+        .service(methods(
+            "/api/v1/users/{user_id}/preferences",
+            vec![
+                (Method::GET, web::get().to(users::preferences)),
+                (Method::PUT, web::put().to(users::set_preferences)),
+            ],
+        ))
+        .service(only(
+            "/api/v1/users/{user_id}/feedback",
+            Method::POST,
+            web::post().to(users::feedback),
+        ))
+        .service(only("/api/v1/ask", Method::POST, web::post().to(ask::ask)))
+        .service(only(
+            "/api/v1/ask/stream",
+            Method::POST,
+            web::post().to(ask::ask_stream),
+        ))
+        .service(only(
+            "/api/v1/summarize",
+            Method::POST,
+            web::post().to(ask::summarize),
+        ))
+        .service(only(
+            "/api/v1/chat-history",
+            Method::GET,
+            web::get().to(ask::chat_history),
+        ))
+        .service(only(
+            "/api/v1/ingest/transcripts",
+            Method::POST,
+            web::post().to(ingest::transcripts),
+        ))
+        .service(only(
+            "/api/v1/ingest/jobs",
+            Method::GET,
+            web::get().to(ingest::jobs),
+        ))
+        .service(only(
+            "/api/v1/ingest/jobs/{id}",
+            Method::GET,
+            web::get().to(ingest::job),
+        ))
         .default_service(web::to(not_found));
 }
 
 /// A path served by one method; any other method gets 405 with `Allow`, as HTTP clients
 /// (and the OpenAI libraries) expect, rather than a 404 that suggests a wrong path.
 fn only(path: &str, method: Method, route: Route) -> Resource {
-    web::resource(path)
-        .route(route)
-        .default_service(web::to(move |request: HttpRequest| {
-            let method = method.clone();
-            async move {
-                HttpResponse::MethodNotAllowed()
-                    .insert_header((header::ALLOW, method.as_str()))
-                    .json(serde_json::json!({
-                        "code": "method_not_allowed",
-                        "message": format!(
-                            "{} takes {method}, not {}",
-                            request.path(),
-                            request.method()
-                        ),
-                    }))
-            }
-        }))
+    methods(path, vec![(method, route)])
+}
+
+/// A path served by several methods, each by its own route; others get 405 with `Allow`.
+fn methods(path: &str, routes: Vec<(Method, Route)>) -> Resource {
+    let allow: Vec<&str> = routes.iter().map(|(method, _)| method.as_str()).collect();
+    let allow = allow.join(", ");
+    let resource = routes
+        .into_iter()
+        .fold(web::resource(path), |resource, (_, route)| {
+            resource.route(route)
+        });
+    resource.default_service(web::to(move |request: HttpRequest| {
+        let allow = allow.clone();
+        async move {
+            HttpResponse::MethodNotAllowed()
+                .insert_header((header::ALLOW, allow.as_str()))
+                .json(serde_json::json!({
+                    "code": "method_not_allowed",
+                    "message": format!(
+                        "{} takes {allow}, not {}",
+                        request.path(),
+                        request.method()
+                    ),
+                }))
+        }
+    }))
 }
 
 /// Body problems become the JSON error shape with their proper status.

@@ -12,11 +12,12 @@
 //! `./data` anyway. A restart therefore serves the last model at once.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, RwLock, Weak};
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use podwise_common::ServiceError;
+use podwise_common::server::BackgroundTask;
+use podwise_common::{CancellationToken, ServiceError};
 use podwise_common::grpc_client::TracedChannel;
 use podwise_common::settings::MlSettings;
 use podwise_common::stores::StoreError;
@@ -331,36 +332,42 @@ impl Engine {
         }
     }
 
-    /// Loads the snapshot or trains the first model, then retrains on the schedule. The
-    /// task ends when the engine is dropped (the server stopped).
-    pub fn spawn_background(&self) {
-        let weak = Arc::downgrade(&self.inner);
-        let interval = self.inner.settings.train_interval;
-        tokio::spawn(async move {
-            if let Some(engine) = upgrade(&weak)
-                && !engine.load_snapshot().await
-                && let Err(error) = engine.train().await
+    /// The service's background work: load the snapshot or train the first model, then
+    /// retrain on the schedule, until the server stops. A training cut short by the
+    /// stop is dropped whole: nothing is swapped in or stored half-done.
+    pub fn background_task(&self) -> BackgroundTask {
+        let engine = self.clone();
+        Box::new(move |stop| Box::pin(engine.run_schedule(stop)))
+    }
+
+    async fn run_schedule(self, stop: CancellationToken) {
+        let first = async {
+            if !self.load_snapshot().await
+                && let Err(error) = self.train().await
             {
                 tracing::warn!(error = %error, "the first training failed: retrying on schedule");
             }
-            let Some(interval) = interval else {
-                return;
-            };
-            loop {
-                tokio::time::sleep(interval).await;
-                let Some(engine) = upgrade(&weak) else {
-                    return;
-                };
-                if let Err(error) = engine.train().await {
+        };
+        tokio::select! {
+            () = stop.cancelled() => return,
+            () = first => {}
+        }
+        let Some(interval) = self.inner.settings.train_interval else {
+            return;
+        };
+        loop {
+            tokio::select! {
+                () = stop.cancelled() => return,
+                () = tokio::time::sleep(interval) => {}
+            }
+            tokio::select! {
+                () = stop.cancelled() => return,
+                outcome = self.train() => if let Err(error) = outcome {
                     tracing::warn!(error = %error, "scheduled training failed: the old model serves");
                 }
             }
-        });
+        }
     }
-}
-
-fn upgrade(weak: &Weak<Inner>) -> Option<Engine> {
-    weak.upgrade().map(|inner| Engine { inner })
 }
 
 fn snapshot_key() -> ObjectKey {

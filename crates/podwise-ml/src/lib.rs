@@ -55,7 +55,6 @@ pub async fn build(settings: &Settings) -> anyhow::Result<BoundServer> {
         RagServiceClient::new(rag),
         settings.ml.clone(),
     );
-    engine.spawn_background();
 
     let model_loaded = {
         let engine = engine.clone();
@@ -72,9 +71,12 @@ pub async fn build(settings: &Settings) -> anyhow::Result<BoundServer> {
     };
     let addr = settings.bind_address(ServiceName::Ml)?;
     ServiceServer::new(ServiceName::Ml.as_str(), settings.server.shutdown_grace)
-        .grpc(MlServiceServer::new(grpc::MlApi { engine }))
+        .grpc(MlServiceServer::new(grpc::MlApi {
+            engine: engine.clone(),
+        }))
         .readiness_check("catalog", readiness_check(&catalog))
         .readiness_check("model", model_loaded)
+        .background(engine.background_task())
         .bind(addr)
         .await
         .with_context(|| format!("cannot listen on {addr}"))

@@ -6,6 +6,7 @@
 //! is built.
 
 mod grpc;
+pub mod text;
 
 use anyhow::Context as _;
 use futures_util::future::BoxFuture;

@@ -10,7 +10,7 @@
 pub mod audio;
 mod grpc;
 pub mod pipeline;
-pub mod traditional;
+pub use podwise_common::traditional;
 pub mod transcriber;
 pub mod whisper;
 

@@ -27,6 +27,7 @@ pub const VARIABLES: &[(&str, &str)] = &[
     ("API_PORT", "api.port"),
     ("PODWISE_MAX_BODY_BYTES", "api.max_body_bytes"),
     ("PODWISE_READY_TIMEOUT_MS", "api.ready_timeout_ms"),
+    ("PODWISE_OPERATOR_KEYS", "api.operator_keys"),
     // The five gRPC services: clients use the URL (or host and port); each service binds
     // its own port.
     ("RAG_URL", "services.rag.url"),
@@ -103,6 +104,20 @@ pub const VARIABLES: &[(&str, &str)] = &[
     ("ORT_DYLIB_PATH", "tts.onnxruntime_library"),
     ("PODWISE_TTS_CACHE", "tts.cache"),
     ("PODWISE_TTS_SENTENCE_PAUSE_MS", "tts.sentence_pause_ms"),
+    // Ingestion and answers.
+    ("PODWISE_RAG_ANSWERS", "rag.answers"),
+    ("PODWISE_RAG_CHAT_MODEL", "rag.chat_model"),
+    ("PODWISE_RAG_EMBEDDING_MODEL", "rag.embedding_model"),
+    ("PODWISE_RAG_EMBEDDING_DIMENSION", "rag.embedding_dimension"),
+    ("PODWISE_RAG_INGEST_WORKERS", "rag.ingest_workers"),
+    ("PODWISE_RAG_INGEST_ATTEMPTS", "rag.ingest_attempts"),
+    (
+        "PODWISE_RAG_INGEST_RETRY_DELAY_MS",
+        "rag.ingest_retry_delay_ms",
+    ),
+    ("PODWISE_RAG_MAX_QUESTION_CHARS", "rag.max_question_chars"),
+    ("PODWISE_RAG_CITATIONS", "rag.citations"),
+    ("PODWISE_RAG_MIN_RELEVANCE", "rag.min_relevance"),
     // The recommender.
     ("PODWISE_ML_WEIGHT_LIKED", "ml.weight_liked"),
     ("PODWISE_ML_WEIGHT_COMPLETED", "ml.weight_completed"),

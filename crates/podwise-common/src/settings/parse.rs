@@ -19,6 +19,9 @@ const DEFAULT_PORTS: [(ServiceName, u16, Duration); 5] = [
     (ServiceName::Llm, 8005, Duration::from_secs(120)),
 ];
 
+/// Shorter operator keys are refused: they guard ingestion and training.
+const MIN_OPERATOR_KEY_LEN: usize = 16;
+
 /// Suffix of the Kubernetes service DNS names in the `podwise` namespace.
 const CLUSTER_DOMAIN: &str = "podwise.svc.cluster.local";
 
@@ -86,6 +89,7 @@ pub(super) fn parse(sources: &Sources) -> Result<Settings, SettingsError> {
         port: p.number("API_PORT", 8000u16),
         max_body_bytes: p.number("PODWISE_MAX_BODY_BYTES", 1024 * 1024usize),
         ready_timeout: Duration::from_millis(p.number("PODWISE_READY_TIMEOUT_MS", 1000u64)),
+        operator_keys: p.operator_keys(),
     };
 
     let endpoint = |p: &mut Parser<'_>, service: ServiceName, port: u16, timeout: Duration| {
@@ -268,6 +272,35 @@ pub(super) fn parse(sources: &Sources) -> Result<Settings, SettingsError> {
         p.problem("PODWISE_TTS_SENTENCE_PAUSE_MS", "must be at most 5000");
     }
 
+    let rag = RagSettings {
+        answers: p.parsed(
+            "PODWISE_RAG_ANSWERS",
+            AnswerStyle::Generated,
+            parse_answer_style,
+        ),
+        chat_model: p.string("PODWISE_RAG_CHAT_MODEL", ""),
+        embedding_model: p.string("PODWISE_RAG_EMBEDDING_MODEL", ""),
+        embedding_dimension: p.number("PODWISE_RAG_EMBEDDING_DIMENSION", 384usize),
+        ingest_workers: p.number("PODWISE_RAG_INGEST_WORKERS", 2usize),
+        ingest_attempts: p.number("PODWISE_RAG_INGEST_ATTEMPTS", 3u32),
+        ingest_retry_delay: Duration::from_millis(
+            p.number("PODWISE_RAG_INGEST_RETRY_DELAY_MS", 5_000u64),
+        ),
+        max_question_chars: p.number("PODWISE_RAG_MAX_QUESTION_CHARS", 1_000usize),
+        citations: p.number("PODWISE_RAG_CITATIONS", 3usize),
+        min_relevance: p.parsed("PODWISE_RAG_MIN_RELEVANCE", 0.80f32, parse_fraction),
+    };
+    for (variable, value) in [
+        ("PODWISE_RAG_EMBEDDING_DIMENSION", rag.embedding_dimension),
+        ("PODWISE_RAG_INGEST_WORKERS", rag.ingest_workers),
+        ("PODWISE_RAG_INGEST_ATTEMPTS", rag.ingest_attempts as usize),
+        ("PODWISE_RAG_MAX_QUESTION_CHARS", rag.max_question_chars),
+        ("PODWISE_RAG_CITATIONS", rag.citations),
+    ] {
+        if value == 0 {
+            p.problem(variable, "must be at least 1");
+        }
+    }
     let ml = ml_settings(&mut p);
 
     if !p.problems.is_empty() {
@@ -294,6 +327,7 @@ pub(super) fn parse(sources: &Sources) -> Result<Settings, SettingsError> {
         whisper,
         stt,
         tts,
+        rag,
         ml,
     })
 }
@@ -389,6 +423,29 @@ impl Parser<'_> {
         self.optional(variable).map(SecretString::from)
     }
 
+    /// `PODWISE_OPERATOR_KEYS`: comma-separated secrets, each long enough not to be guessed.
+    fn operator_keys(&mut self) -> Vec<SecretString> {
+        const VARIABLE: &str = "PODWISE_OPERATOR_KEYS";
+        let Some(raw) = self.optional(VARIABLE) else {
+            return Vec::new();
+        };
+        let keys: Vec<&str> = raw
+            .split(',')
+            .map(str::trim)
+            .filter(|k| !k.is_empty())
+            .collect();
+        if keys.iter().any(|key| key.len() < MIN_OPERATOR_KEY_LEN) {
+            // Never echo the value: it is a secret, even when it is a bad one.
+            self.problem(
+                VARIABLE,
+                format!("every key must be at least {MIN_OPERATOR_KEY_LEN} characters long"),
+            );
+        }
+        keys.into_iter()
+            .map(|key| SecretString::from(key.to_owned()))
+            .collect()
+    }
+
     /// A URL that may hold credentials: checked for its scheme, then kept secret.
     fn secret_url(&mut self, variable: &str, schemes: &[&str]) -> Option<SecretString> {
         let value = self.optional(variable)?;
@@ -458,6 +515,22 @@ impl Parser<'_> {
             None => Profile::Embedded,
         }
     }
+}
+
+fn parse_answer_style(raw: &str) -> Result<AnswerStyle, String> {
+    match raw.trim().to_ascii_lowercase().as_str() {
+        "generated" => Ok(AnswerStyle::Generated),
+        "extractive" => Ok(AnswerStyle::Extractive),
+        other => Err(format!("'{other}' is not one of generated, extractive")),
+    }
+}
+
+fn parse_fraction(raw: &str) -> Result<f32, String> {
+    raw.trim()
+        .parse::<f32>()
+        .ok()
+        .filter(|value| (0.0..=1.0).contains(value))
+        .ok_or_else(|| format!("'{raw}' is not a number from 0 to 1"))
 }
 
 fn parse_bool(raw: &str) -> Result<bool, String> {

@@ -306,13 +306,14 @@ fn an_empty_value_counts_as_unset() {
     assert_eq!(settings.api.port, 8000);
 }
 
-const SECRETS: [(&str, &str); 6] = [
+const SECRETS: [(&str, &str); 7] = [
     ("POSTGRES_PASSWORD", "pg-secret-1"),
     ("MONGO_PASSWORD", "mongo-secret-2"),
     ("MINIO_ACCESS_KEY", "minio-access-3"),
     ("MINIO_SECRET_KEY", "minio-secret-4"),
     ("OPENAI_API_KEY", "sk-openai-5"),
     ("DATABASE_URL", "postgres://u:url-secret-6@h/db"),
+    ("PODWISE_OPERATOR_KEYS", "operator-secret-7-long-enough"),
 ];
 
 #[test]
@@ -354,6 +355,31 @@ fn a_malformed_url_is_reported_without_echoing_its_credentials() {
         ["DATABASE_URL", "MINIO_ACCESS_KEY", "MINIO_SECRET_KEY"]
     );
     assert!(!error.to_string().contains("hunter2"));
+}
+
+#[test]
+fn operator_keys_are_a_comma_separated_list_of_long_secrets() {
+    let settings = load(&[(
+        "PODWISE_OPERATOR_KEYS",
+        " first-key-0123456789 , ,second-key-0123456789",
+    )])
+    .expect("valid");
+    let keys: Vec<&str> = settings
+        .api
+        .operator_keys
+        .iter()
+        .map(|key| key.expose_secret())
+        .collect();
+    assert_eq!(keys, ["first-key-0123456789", "second-key-0123456789"]);
+    assert!(load(&[]).expect("valid").api.operator_keys.is_empty());
+
+    let error = load(&[("PODWISE_OPERATOR_KEYS", "long-enough-key-123,short")]).expect_err("short");
+    assert_eq!(error.variables(), ["PODWISE_OPERATOR_KEYS"]);
+    assert!(
+        !error.to_string().contains("short,"),
+        "the value is not echoed"
+    );
+    assert!(!error.to_string().contains("long-enough-key-123"));
 }
 
 struct SharedWriter(Arc<Mutex<Vec<u8>>>);

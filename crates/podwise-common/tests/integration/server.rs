@@ -210,3 +210,39 @@ async fn a_store_that_is_down_is_named_by_ready_while_the_others_pass() {
     running.shutdown.cancel();
     running.task.await.expect("join").expect("clean stop");
 }
+
+#[tokio::test]
+async fn background_work_runs_while_serving_and_is_awaited_at_shutdown() {
+    let ticks = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let finished = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (counted, done) = (ticks.clone(), finished.clone());
+    let server = ServiceServer::new("bootstrap", Duration::from_secs(5)).background(Box::new(
+        move |stop: CancellationToken| {
+            Box::pin(async move {
+                while !stop.is_cancelled() {
+                    counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    tokio::select! {
+                        () = tokio::time::sleep(Duration::from_millis(10)) => {}
+                        () = stop.cancelled() => {}
+                    }
+                }
+                // Work left after the stop signal is still waited for.
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                done.store(true, std::sync::atomic::Ordering::SeqCst);
+            })
+        },
+    ));
+    let running = spawn(server).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(
+        ticks.load(std::sync::atomic::Ordering::SeqCst) > 1,
+        "it runs while serving"
+    );
+
+    running.shutdown.cancel();
+    running.task.await.expect("task").expect("clean stop");
+    assert!(
+        finished.load(std::sync::atomic::Ordering::SeqCst),
+        "the server waited for it"
+    );
+}

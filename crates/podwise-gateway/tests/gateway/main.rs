@@ -7,3 +7,4 @@ mod openai;
 mod ready;
 mod speech;
 mod tts;
+mod users;

@@ -1,7 +1,8 @@
 //! Chinese text in the characters and words of Taiwan.
 //!
-//! Whisper often writes Mandarin in Simplified characters, whatever the speaker's region.
-//! Podwise's listeners read Traditional characters, so Chinese output goes through
+//! Whisper often writes Mandarin in Simplified characters, whatever the speaker's region,
+//! and so do language models. Podwise's listeners read Traditional characters, so Chinese
+//! from a model (transcripts, written answers) goes through
 //! OpenCC's Simplified-to-Taiwan conversion, which also swaps mainland vocabulary for the
 //! words used in Taiwan (软件 → 軟體). Text already in Traditional characters passes
 //! through unchanged.
