@@ -5,6 +5,7 @@ mod end_to_end;
 mod objects;
 mod openai;
 mod ready;
+mod recommend;
 mod speech;
 mod tts;
 mod users;
