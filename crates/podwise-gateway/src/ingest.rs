@@ -168,7 +168,12 @@ pub(crate) async fn job(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let job = rag_client(&state)
-        .get_job(grpc_request(&http, GetJobRequest { id: id.into_inner() }))
+        .get_job(grpc_request(
+            &http,
+            GetJobRequest {
+                id: id.into_inner(),
+            },
+        ))
         .await?
         .into_inner();
     Ok(HttpResponse::Ok().json(job_json(&job)))

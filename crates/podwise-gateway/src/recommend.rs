@@ -15,7 +15,7 @@ use podwise_common::grpc_client::TracedChannel;
 use podwise_common::settings::ServiceName;
 use podwise_proto::ml::v1::ml_service_client::MlServiceClient;
 use podwise_proto::ml::v1::{
-    EvaluateRequest, Recommendation, RecommendRequest, RecommendationSource,
+    EvaluateRequest, RecommendRequest, Recommendation, RecommendationSource,
     SimilarEpisodesRequest, TrainRequest,
 };
 use serde::Deserialize;

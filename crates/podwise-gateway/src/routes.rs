@@ -19,12 +19,14 @@ pub(crate) fn configure(config: &mut web::ServiceConfig, state: &web::Data<AppSt
                 .error_handler(|error, _request| json_error(error).into()),
         )
         .app_data(web::PayloadConfig::new(limit))
-        .app_data(web::QueryConfig::default().error_handler(|error, _request| {
-            ApiError::new(ServiceError::InvalidArgument(format!(
-                "the query string does not fit this route: {error}"
-            )))
-            .into()
-        }))
+        .app_data(
+            web::QueryConfig::default().error_handler(|error, _request| {
+                ApiError::new(ServiceError::InvalidArgument(format!(
+                    "the query string does not fit this route: {error}"
+                )))
+                .into()
+            }),
+        )
         .route("/health", web::get().to(probes::health))
         .route("/ready", web::get().to(probes::ready))
         .route("/metrics", web::get().to(probes::metrics))

@@ -26,9 +26,9 @@ use podwise_common::stores::catalog::{
 };
 use podwise_ml::content::FetchedVectors;
 use podwise_ml::model::{Model, Query};
+use podwise_ml::snapshot;
 use podwise_ml::training::{self, TrainingInputs};
 use podwise_ml::vector::Rng;
-use podwise_ml::snapshot;
 
 const CLUSTERS: usize = 100;
 const EPISODES_PER_PODCAST: usize = 10;
@@ -51,7 +51,10 @@ fn main() {
     let started = Instant::now();
     let model = training::train(inputs, &settings.ml);
     let training_time = started.elapsed();
-    let chosen = model.evaluation.as_ref().map_or("none", |e| e.chosen.as_str());
+    let chosen = model
+        .evaluation
+        .as_ref()
+        .map_or("none", |e| e.chosen.as_str());
     println!(
         "training (selection on a validation split, then the chosen model on all): {:.1} s, \
          chose {chosen}",
@@ -163,7 +166,12 @@ fn synthetic(users: usize, episodes: usize, per_user: usize, dim: usize) -> Trai
             id: format!("episode-{e}"),
             podcast_id: format!("podcast-{}", e / EPISODES_PER_PODCAST),
             title: format!("Episode {e}"),
-            category_id: if cluster_of(e) % 2 == 0 { "business" } else { "education" }.into(),
+            category_id: if cluster_of(e) % 2 == 0 {
+                "business"
+            } else {
+                "education"
+            }
+            .into(),
             podcast_rating: Some(3.0 + (e % 5) as f64 * 0.4),
             published_at: Some(e as i64),
             tags: vec![format!("tag-{}", e % 20)],

@@ -15,7 +15,7 @@ use std::time::Instant;
 use anyhow::{Context as _, bail};
 use podwise_common::Settings;
 use podwise_common::stores::catalog::{FeedbackEvent, FeedbackKind};
-use podwise_ml::cf::{CfParams, Candidate, Collaborative};
+use podwise_ml::cf::{Candidate, CfParams, Collaborative};
 use podwise_ml::dataset::Dataset;
 use podwise_ml::evaluate::{Metrics, measure, select_and_train};
 use podwise_ml::interactions::Weighting;
@@ -65,8 +65,10 @@ fn main() -> anyhow::Result<()> {
         ml.regularization,
         ml.confidence,
         ml.neighbours,
-        ml.half_life
-            .map_or("none".to_owned(), |h| format!("{:.0} days", h.as_secs_f64() / 86_400.0))
+        ml.half_life.map_or("none".to_owned(), |h| format!(
+            "{:.0} days",
+            h.as_secs_f64() / 86_400.0
+        ))
     );
 
     let (train, test) = data.split(TEST_FRACTION, seed);
@@ -131,8 +133,12 @@ fn read_ratings(path: &str, min_rating: f64) -> anyhow::Result<(Vec<String>, Vec
         let [user, item, rating, timestamp] = fields[..] else {
             bail!("line {} of {path} does not have four fields", number + 2);
         };
-        let rating: f64 = rating.parse().with_context(|| format!("line {}", number + 2))?;
-        let seconds: f64 = timestamp.parse().with_context(|| format!("line {}", number + 2))?;
+        let rating: f64 = rating
+            .parse()
+            .with_context(|| format!("line {}", number + 2))?;
+        let seconds: f64 = timestamp
+            .parse()
+            .with_context(|| format!("line {}", number + 2))?;
         if known.insert(item.to_owned(), ()).is_none() {
             items.push(item.to_owned());
         }
@@ -151,7 +157,9 @@ fn read_ratings(path: &str, min_rating: f64) -> anyhow::Result<(Vec<String>, Vec
 
 fn env_or<T: std::str::FromStr>(name: &str, default: T) -> anyhow::Result<T> {
     match std::env::var(name) {
-        Ok(raw) => raw.parse().map_err(|_| anyhow::anyhow!("{name}={raw:?} is not valid")),
+        Ok(raw) => raw
+            .parse()
+            .map_err(|_| anyhow::anyhow!("{name}={raw:?} is not valid")),
         Err(_) => Ok(default),
     }
 }

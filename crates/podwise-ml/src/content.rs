@@ -48,10 +48,9 @@ impl ContentIndex {
             vectors: vec![0.0; n_items * dim],
             present: vec![false; n_items],
         };
-        let (entries, rejected_entries): (Vec<_>, Vec<_>) =
-            entries.into_iter().partition(|(item, v)| {
-                v.len() == dim && (*item as usize) < n_items && dot(v, v) > 0.0
-            });
+        let (entries, rejected_entries): (Vec<_>, Vec<_>) = entries
+            .into_iter()
+            .partition(|(item, v)| v.len() == dim && (*item as usize) < n_items && dot(v, v) > 0.0);
         let mut rejected = rejected_entries.len();
         let mut mean = vec![0.0f32; dim];
         if entries.len() >= 2 {
@@ -87,7 +86,8 @@ impl ContentIndex {
 
     pub fn vector(&self, item: u32) -> Option<&[f32]> {
         let i = item as usize;
-        (self.present.get(i) == Some(&true)).then(|| &self.vectors[i * self.dim..(i + 1) * self.dim])
+        (self.present.get(i) == Some(&true))
+            .then(|| &self.vectors[i * self.dim..(i + 1) * self.dim])
     }
 
     /// The weighted mean direction of the items' vectors, or `None` when none has one.
@@ -178,7 +178,10 @@ mod tests {
         let (index, rejected) = ContentIndex::build(4, "m".into(), entries);
         assert_eq!(rejected, 2);
         assert_eq!(index.len(), 2);
-        let (a, b) = (index.vector(0).expect("kept"), index.vector(2).expect("kept"));
+        let (a, b) = (
+            index.vector(0).expect("kept"),
+            index.vector(2).expect("kept"),
+        );
         assert!((dot(a, a) - 1.0).abs() < 1e-5);
         assert!(dot(a, b) < 0.0, "centred, the two differ: {}", dot(a, b));
         assert_eq!(index.vector(1), None);

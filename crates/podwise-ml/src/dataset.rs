@@ -22,7 +22,11 @@ pub struct Dataset {
 
 impl Dataset {
     /// Builds the matrix over `items` (episode ids by index) from `events`.
-    pub fn build(items: &HashMap<&str, u32>, events: &[FeedbackEvent], weighting: &Weighting) -> Self {
+    pub fn build(
+        items: &HashMap<&str, u32>,
+        events: &[FeedbackEvent],
+        weighting: &Weighting,
+    ) -> Self {
         let reference_time = events.iter().map(|e| e.at).max().unwrap_or(0);
         let mut user_index: HashMap<&str, u32> = HashMap::new();
         let mut users: Vec<String> = Vec::new();
@@ -37,7 +41,11 @@ impl Dataset {
                 users.push(event.user_id.clone());
                 (users.len() - 1) as u32
             });
-            weighted.push((user, item, weighting.weight(event.kind, event.at, reference_time)));
+            weighted.push((
+                user,
+                item,
+                weighting.weight(event.kind, event.at, reference_time),
+            ));
         }
         let interactions = Interactions::from_weighted(users.len(), items.len(), weighted);
         Self {

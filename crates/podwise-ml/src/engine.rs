@@ -16,19 +16,19 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use podwise_common::server::BackgroundTask;
-use podwise_common::{CancellationToken, ServiceError};
 use podwise_common::grpc_client::TracedChannel;
+use podwise_common::server::BackgroundTask;
 use podwise_common::settings::MlSettings;
 use podwise_common::stores::StoreError;
 use podwise_common::stores::catalog::{Catalog, Page, Preferences};
 use podwise_common::stores::objects::{ObjectKey, ObjectStore};
+use podwise_common::{CancellationToken, ServiceError};
 use podwise_proto::rag::v1::rag_service_client::RagServiceClient;
 
 use crate::cf::CfParams;
 use crate::content;
 use crate::evaluate::{self, Evaluation};
-use crate::model::{Model, Picks, Pick, Query};
+use crate::model::{Model, Pick, Picks, Query};
 use crate::snapshot;
 use crate::training::{self, TRAINING_SEED, TrainingInputs};
 
@@ -140,7 +140,7 @@ impl Engine {
                 true
             }
             Ok(Err(error)) => {
-                tracing::warn!(error = %error, "the stored model snapshot is unusable: training afresh");
+                tracing::warn!(error = %error, "the stored model snapshot is unusable: retraining");
                 false
             }
             Err(error) => {
@@ -360,11 +360,12 @@ impl Engine {
                 () = stop.cancelled() => return,
                 () = tokio::time::sleep(interval) => {}
             }
-            tokio::select! {
+            let outcome = tokio::select! {
                 () = stop.cancelled() => return,
-                outcome = self.train() => if let Err(error) = outcome {
-                    tracing::warn!(error = %error, "scheduled training failed: the old model serves");
-                }
+                outcome = self.train() => outcome,
+            };
+            if let Err(error) = outcome {
+                tracing::warn!(error = %error, "scheduled training failed: the old model stays");
             }
         }
     }

@@ -2,7 +2,7 @@
 //! every item the user has not seen in training, and compare the top `k` with what was
 //! held out. The same protocol picks the serving model and runs the MovieLens benchmark.
 
-use crate::cf::{CfParams, Candidate, Collaborative};
+use crate::cf::{Candidate, CfParams, Collaborative};
 use crate::interactions::Interactions;
 
 /// Ranking quality at `k`, averaged over the evaluated users.
@@ -43,7 +43,11 @@ pub fn compare(
     let chosen = models
         .iter()
         .filter(|(_, m)| m.users > 0)
-        .max_by(|a, b| a.1.ndcg.total_cmp(&b.1.ndcg).then(rank(b.0).cmp(&rank(a.0))))
+        .max_by(|a, b| {
+            a.1.ndcg
+                .total_cmp(&b.1.ndcg)
+                .then(rank(b.0).cmp(&rank(a.0)))
+        })
         .map_or(Candidate::Popularity, |(c, _)| *c);
     Evaluation { k, models, chosen }
 }
@@ -76,7 +80,12 @@ fn rank(candidate: Candidate) -> u8 {
 
 /// Scores `model` on the held-out items `test` (by user), ranking all items except
 /// those seen in `train`.
-pub fn measure(model: &Collaborative, train: &Interactions, test: &[Vec<u32>], k: usize) -> Metrics {
+pub fn measure(
+    model: &Collaborative,
+    train: &Interactions,
+    test: &[Vec<u32>],
+    k: usize,
+) -> Metrics {
     let n_items = train.n_items();
     let mut scores = vec![0.0f32; n_items];
     let mut recommended = vec![false; n_items];
@@ -108,12 +117,22 @@ pub fn measure(model: &Collaborative, train: &Interactions, test: &[Vec<u32>], k
         users += 1;
     }
     let covered = recommended.iter().filter(|&&r| r).count();
-    let per_user = |total: f64| if users == 0 { 0.0 } else { total / users as f64 };
+    let per_user = |total: f64| {
+        if users == 0 {
+            0.0
+        } else {
+            total / users as f64
+        }
+    };
     Metrics {
         precision: per_user(precision),
         recall: per_user(recall),
         ndcg: per_user(ndcg),
-        coverage: if n_items == 0 { 0.0 } else { covered as f64 / n_items as f64 },
+        coverage: if n_items == 0 {
+            0.0
+        } else {
+            covered as f64 / n_items as f64
+        },
         users,
     }
 }

@@ -4,8 +4,8 @@
 use podwise_common::ServiceError;
 use podwise_proto::ml::v1::ml_service_server::MlService;
 use podwise_proto::ml::v1::{
-    EvaluateRequest, EvaluateResponse, ModelMetrics, Recommendation, RecommendRequest,
-    RecommendResponse, RecommendationSource, SimilarEpisodesRequest, SimilarEpisodesResponse,
+    EvaluateRequest, EvaluateResponse, ModelMetrics, RecommendRequest, RecommendResponse,
+    Recommendation, RecommendationSource, SimilarEpisodesRequest, SimilarEpisodesResponse,
     StatusRequest, StatusResponse, TrainRequest, TrainResponse,
 };
 use tonic::{Request, Response, Status};
@@ -35,7 +35,12 @@ impl MlService for MlApi {
         let category = Some(request.category.trim()).filter(|c| !c.is_empty());
         let (model, picks) = self
             .engine
-            .recommend(request.user_id.trim(), k, category, &request.exclude_episode_ids)
+            .recommend(
+                request.user_id.trim(),
+                k,
+                category,
+                &request.exclude_episode_ids,
+            )
             .await?;
         tracing::debug!(
             k,

@@ -115,7 +115,8 @@ impl Interactions {
         for (user, item, weight) in positives {
             rows[user as usize].push((item, weight));
         }
-        rows.iter_mut().for_each(|r| r.sort_unstable_by_key(|&(i, _)| i));
+        rows.iter_mut()
+            .for_each(|r| r.sort_unstable_by_key(|&(i, _)| i));
         Some(Self {
             n_items,
             positives: rows,
@@ -176,7 +177,7 @@ impl Interactions {
         let mut rng = Rng::new(seed);
         let mut train = self.clone();
         let mut test = vec![Vec::new(); self.n_users()];
-        for user in 0..self.n_users() {
+        for (user, held_out) in test.iter_mut().enumerate() {
             let positives = &self.positives[user];
             if positives.len() < 2 {
                 continue;
@@ -189,7 +190,7 @@ impl Interactions {
             held_items.sort_unstable();
             train.positives[user].retain(|(item, _)| held_items.binary_search(item).is_err());
             train.seen[user].retain(|item| held_items.binary_search(item).is_err());
-            test[user] = held_items;
+            *held_out = held_items;
         }
         (train, test)
     }
@@ -218,7 +219,10 @@ mod tests {
         let w = weighting(Some(10));
         assert_eq!(w.weight(FeedbackKind::Liked, 100 * day, 100 * day), 4.0);
         assert!((w.weight(FeedbackKind::Liked, 90 * day, 100 * day) - 2.0).abs() < 1e-5);
-        assert_eq!(weighting(None).weight(FeedbackKind::Liked, 0, 100 * day), 4.0);
+        assert_eq!(
+            weighting(None).weight(FeedbackKind::Liked, 0, 100 * day),
+            4.0
+        );
     }
 
     #[test]

@@ -387,7 +387,9 @@ impl Model {
             liked.extend_from_slice(&self.liked[u]);
         }
         let mut changed = false;
-        let reference = self.trained_at_ms.max(query.recent.iter().map(|e| e.at).max().unwrap_or(0));
+        let reference = self
+            .trained_at_ms
+            .max(query.recent.iter().map(|e| e.at).max().unwrap_or(0));
         let mut newer: HashMap<u32, f32> = HashMap::new();
         for event in query.recent {
             let Some(item) = self.item_of(&event.episode_id) else {
@@ -542,7 +544,10 @@ impl Model {
         let (category, tags) = preference_match(episode, preferences);
         let in_category = format!("popular in {}", self.category_name(&episode.category_id));
         let (reason, source) = match (tags.first(), category) {
-            (Some(tag), _) => (format!("matches your interest in {tag}"), Source::Preference),
+            (Some(tag), _) => (
+                format!("matches your interest in {tag}"),
+                Source::Preference,
+            ),
             (None, true) => (in_category, Source::Preference),
             (None, false) => (in_category, Source::Popularity),
         };
@@ -558,7 +563,9 @@ impl Model {
     fn fill_with_popular(&self, items: &mut Vec<Pick>, k: usize, excluded: &impl Fn(u32) -> bool) {
         let mut per_podcast: HashMap<u32, usize> = HashMap::new();
         for pick in items.iter() {
-            *per_podcast.entry(self.podcast_of[pick.item as usize]).or_default() += 1;
+            *per_podcast
+                .entry(self.podcast_of[pick.item as usize])
+                .or_default() += 1;
         }
         let no_preferences = Preferences::default();
         for &item in &self.popular {
@@ -567,7 +574,9 @@ impl Model {
             }
             let podcast = self.podcast_of[item as usize];
             let count = per_podcast.entry(podcast).or_default();
-            if excluded(item) || *count >= self.max_per_podcast || items.iter().any(|p| p.item == item)
+            if excluded(item)
+                || *count >= self.max_per_podcast
+                || items.iter().any(|p| p.item == item)
             {
                 continue;
             }
@@ -606,7 +615,10 @@ fn strongest(positives: &[(u32, f32)]) -> Vec<u32> {
 }
 
 /// Whether the episode is in a preferred category, and which preferred tags it has.
-fn preference_match<'a>(episode: &EpisodeInfo, preferences: &'a Preferences) -> (bool, Vec<&'a str>) {
+fn preference_match<'a>(
+    episode: &EpisodeInfo,
+    preferences: &'a Preferences,
+) -> (bool, Vec<&'a str>) {
     let category = preferences.categories.contains(&episode.category_id);
     let tags = preferences
         .tags

@@ -87,7 +87,14 @@ mod tests {
         // 200 episodes of podcast 0 score above two of other podcasts.
         let mut scores = vec![1.0; 200];
         scores.extend([0.5, 0.4]);
-        let picked = select(&scores, 0.0, 3, 1, |i| if i < 200 { 0 } else { i }, |_| true);
+        let picked = select(
+            &scores,
+            0.0,
+            3,
+            1,
+            |i| if i < 200 { 0 } else { i },
+            |_| true,
+        );
         assert_eq!(picked, vec![0, 200, 201]);
     }
 }

@@ -51,7 +51,12 @@ pub fn encode(model: &Model) -> Vec<u8> {
     ] {
         w.f32(weight);
     }
-    w.u64(parts.weighting.half_life.map_or(0, |h| h.as_millis() as u64));
+    w.u64(
+        parts
+            .weighting
+            .half_life
+            .map_or(0, |h| h.as_millis() as u64),
+    );
     w.u64(parts.max_per_podcast as u64);
     w.u32(parts.episodes.len() as u32);
     for e in &parts.episodes {

@@ -55,7 +55,11 @@ pub fn train(mut inputs: TrainingInputs, ml: &MlSettings) -> Model {
         .map(|(i, u)| (u.as_str(), i))
         .collect();
     let mut liked = vec![Vec::new(); dataset.users.len()];
-    for event in inputs.events.iter().filter(|e| e.kind == FeedbackKind::Liked) {
+    for event in inputs
+        .events
+        .iter()
+        .filter(|e| e.kind == FeedbackKind::Liked)
+    {
         if let (Some(&u), Some(&i)) = (
             user_index.get(event.user_id.as_str()),
             index.get(event.episode_id.as_str()),

@@ -121,7 +121,10 @@ pub const VARIABLES: &[(&str, &str)] = &[
     // The recommender.
     ("PODWISE_ML_WEIGHT_LIKED", "ml.weight_liked"),
     ("PODWISE_ML_WEIGHT_COMPLETED", "ml.weight_completed"),
-    ("PODWISE_ML_WEIGHT_PREVIEW_PLAYED", "ml.weight_preview_played"),
+    (
+        "PODWISE_ML_WEIGHT_PREVIEW_PLAYED",
+        "ml.weight_preview_played",
+    ),
     ("PODWISE_ML_WEIGHT_SKIPPED", "ml.weight_skipped"),
     ("PODWISE_ML_WEIGHT_DISLIKED", "ml.weight_disliked"),
     ("PODWISE_ML_HALF_LIFE_DAYS", "ml.half_life_days"),

@@ -364,8 +364,7 @@ fn ml_settings(p: &mut Parser<'_>) -> MlSettings {
         weights,
         half_life: (half_life_days > 0.0)
             .then(|| Duration::from_secs_f64(f64::from(half_life_days) * 86_400.0)),
-        train_interval: (train_interval_secs > 0)
-            .then(|| Duration::from_secs(train_interval_secs)),
+        train_interval: (train_interval_secs > 0).then(|| Duration::from_secs(train_interval_secs)),
         factors: p.number("PODWISE_ML_FACTORS", 32usize),
         iterations: p.number("PODWISE_ML_ITERATIONS", 15usize),
         regularization: p.decimal("PODWISE_ML_REGULARIZATION", 30.0),

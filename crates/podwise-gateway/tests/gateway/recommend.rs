@@ -43,8 +43,10 @@ impl Recommending {
         )
         .await;
         let url = format!("http://{}", service.addr);
-        let settings =
-            settings_with(&[("ML_URL", url.as_str()), ("PODWISE_OPERATOR_KEYS", OPERATOR_KEY)]);
+        let settings = settings_with(&[
+            ("ML_URL", url.as_str()),
+            ("PODWISE_OPERATOR_KEYS", OPERATOR_KEY),
+        ]);
         let (base, shutdown, _task) = start_gateway(&settings).await;
         let catalog = Catalog::open(&settings).await.expect("catalog");
         Self {
@@ -84,7 +86,10 @@ async fn recommendations_are_for_the_listener_the_token_belongs_to() {
     let (user_id, token) = app.token().await;
 
     let (status, body) = app
-        .get("/api/v1/recommendations?k=5&category=business", Some(&token))
+        .get(
+            "/api/v1/recommendations?k=5&category=business",
+            Some(&token),
+        )
         .await;
 
     assert_eq!(status, 200, "{body}");
@@ -114,8 +119,15 @@ async fn recommendations_ask_for_ten_unless_told_and_pass_a_bad_k_back_as_400() 
     assert_eq!(status, 200);
     let (status, body) = app.get("/api/v1/recommendations?k=500", Some(&token)).await;
     assert_eq!(status, 400, "{body}");
-    assert!(body["message"].as_str().unwrap_or_default().contains("between 1 and 100"));
-    let (status, _) = app.get("/api/v1/recommendations?k=many", Some(&token)).await;
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("between 1 and 100")
+    );
+    let (status, _) = app
+        .get("/api/v1/recommendations?k=many", Some(&token))
+        .await;
     assert_eq!(status, 400);
 
     let ks: Vec<u32> = app
@@ -135,7 +147,9 @@ async fn recommendations_need_a_valid_listener_token() {
 
     let (status, _) = app.get("/api/v1/recommendations", None).await;
     assert_eq!(status, 401);
-    let (status, _) = app.get("/api/v1/recommendations", Some("not-a-token")).await;
+    let (status, _) = app
+        .get("/api/v1/recommendations", Some("not-a-token"))
+        .await;
     assert_eq!(status, 401);
     assert!(app.seen().is_empty());
 }
@@ -166,7 +180,13 @@ async fn training_and_evaluation_are_for_operators_only() {
     };
 
     assert_eq!(train(None).await.expect("request").status(), 401);
-    assert_eq!(train(Some(&listener_token)).await.expect("request").status(), 401);
+    assert_eq!(
+        train(Some(&listener_token))
+            .await
+            .expect("request")
+            .status(),
+        401
+    );
     let (status, _) = app.get("/api/v1/ml/evaluate", Some(&listener_token)).await;
     assert_eq!(status, 401);
     assert!(app.seen().is_empty(), "nothing reached the service");
@@ -178,7 +198,10 @@ async fn training_and_evaluation_are_for_operators_only() {
     assert_eq!(body["interactions"], 5);
 
     let (status, body) = app
-        .get("/api/v1/ml/evaluate?k=20&holdout=0.3&seed=7", Some(OPERATOR_KEY))
+        .get(
+            "/api/v1/ml/evaluate?k=20&holdout=0.3&seed=7",
+            Some(OPERATOR_KEY),
+        )
         .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["chosen_model"], "als");

@@ -49,8 +49,9 @@ impl Als {
         };
         let mut users = init(data.n_users());
         let mut items = init(data.n_items());
-        let user_rows: Vec<Vec<(u32, f32)>> =
-            (0..data.n_users()).map(|u| data.positives(u).to_vec()).collect();
+        let user_rows: Vec<Vec<(u32, f32)>> = (0..data.n_users())
+            .map(|u| data.positives(u).to_vec())
+            .collect();
         let item_rows = data.by_item();
         for _ in 0..params.iterations {
             sweep(&mut users, &items, &user_rows, f, params);

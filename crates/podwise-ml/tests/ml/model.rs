@@ -59,9 +59,16 @@ fn listeners_get_episodes_of_their_own_taste_group() {
             }
         }
     }
-    assert!(own * 100 >= total * 95, "{own} of {total} from the listener's own group");
+    assert!(
+        own * 100 >= total * 95,
+        "{own} of {total} from the listener's own group"
+    );
     let chosen = model.evaluation.as_ref().map(|e| e.chosen.as_str());
-    assert_ne!(chosen, Some("popularity"), "a personal model must beat popularity here");
+    assert_ne!(
+        chosen,
+        Some("popularity"),
+        "a personal model must beat popularity here"
+    );
 }
 
 #[test]
@@ -79,10 +86,17 @@ fn a_list_holds_one_episode_per_podcast_and_nothing_already_heard() {
         let listed = podcasts.len();
         podcasts.sort_unstable();
         podcasts.dedup();
-        assert_eq!(podcasts.len(), listed, "two episodes of one podcast for {user}");
+        assert_eq!(
+            podcasts.len(),
+            listed,
+            "two episodes of one podcast for {user}"
+        );
         for event in world.history(user) {
             assert!(
-                picks.items.iter().all(|p| model.episode(p.item).id != event.episode_id),
+                picks
+                    .items
+                    .iter()
+                    .all(|p| model.episode(p.item).id != event.episode_id),
                 "{user} was offered {} again",
                 event.episode_id
             );
@@ -121,8 +135,14 @@ fn an_episode_disliked_or_finished_after_training_is_not_offered() {
         .iter()
         .map(|p| model.episode(p.item).id.as_str())
         .collect();
-    assert!(!ids.contains(&first.as_str()), "the disliked episode came back: {ids:?}");
-    assert!(!ids.contains(&second.as_str()), "the finished episode came back: {ids:?}");
+    assert!(
+        !ids.contains(&first.as_str()),
+        "the disliked episode came back: {ids:?}"
+    );
+    assert!(
+        !ids.contains(&second.as_str()),
+        "the finished episode came back: {ids:?}"
+    );
 }
 
 #[test]
@@ -131,7 +151,14 @@ fn the_category_filter_keeps_only_that_category() {
     let model = trained(&world);
     let user = &world.users[0][1];
 
-    let picks = recommend_with(&model, user, 5, Some("education"), &[], &Preferences::default());
+    let picks = recommend_with(
+        &model,
+        user,
+        5,
+        Some("education"),
+        &[],
+        &Preferences::default(),
+    );
 
     assert!(!picks.items.is_empty());
     for pick in &picks.items {
@@ -152,8 +179,14 @@ fn every_pick_says_why_in_words_naming_what_the_listener_did() {
 
     let picks = recommend(&model, user, 5);
 
-    for pick in picks.items.iter().filter(|p| p.source == Source::Collaborative) {
-        let named = heard.iter().any(|title| pick.reason.ends_with(title.as_str()));
+    for pick in picks
+        .items
+        .iter()
+        .filter(|p| p.source == Source::Collaborative)
+    {
+        let named = heard
+            .iter()
+            .any(|title| pick.reason.ends_with(title.as_str()));
         assert!(
             pick.reason.starts_with("because you ") && named,
             "unexplained: {:?}",
@@ -170,7 +203,12 @@ fn an_unknown_listener_gets_popular_episodes_and_their_stated_preferences_first(
     let plain = recommend(&model, "nobody-knows-me", 4);
     assert!(plain.cold_start);
     assert_eq!(plain.items.len(), 4);
-    assert!(plain.items.iter().all(|p| p.reason.starts_with("popular in ")));
+    assert!(
+        plain
+            .items
+            .iter()
+            .all(|p| p.reason.starts_with("popular in "))
+    );
 
     let preferences = Preferences {
         categories: vec!["education".into()],
@@ -184,10 +222,18 @@ fn an_unknown_listener_gets_popular_episodes_and_their_stated_preferences_first(
         assert_eq!(pick.source, Source::Preference);
     }
     let first = &picks.items[0];
-    assert!(model.episode(first.item).tags.contains(&"topic-2".to_owned()));
+    assert!(
+        model
+            .episode(first.item)
+            .tags
+            .contains(&"topic-2".to_owned())
+    );
     assert_eq!(first.reason, "matches your interest in topic-2");
     let by_category = picks.items.iter().find(|p| !p.reason.contains("topic-2"));
-    assert_eq!(by_category.map(|p| p.reason.as_str()), Some("popular in 教育"));
+    assert_eq!(
+        by_category.map(|p| p.reason.as_str()),
+        Some("popular in 教育")
+    );
 }
 
 #[test]
@@ -205,14 +251,24 @@ fn a_new_episode_nobody_heard_reaches_listeners_of_similar_content() {
             .iter()
             .map(|p| model.episode(p.item).id.as_str())
             .collect();
-        assert!(!ids.contains(&other.as_str()), "{user} got the other group's new episode");
-        if let Some(pick) = picks.items.iter().find(|p| model.episode(p.item).id == *fresh) {
+        assert!(
+            !ids.contains(&other.as_str()),
+            "{user} got the other group's new episode"
+        );
+        if let Some(pick) = picks
+            .items
+            .iter()
+            .find(|p| model.episode(p.item).id == *fresh)
+        {
             assert_eq!(pick.source, Source::Content);
             assert!(pick.reason.starts_with("new, and close in content to "));
             reached += 1;
         }
     }
-    assert!(reached >= USERS_PER_GROUP * 3 / 4, "only {reached} listeners were offered it");
+    assert!(
+        reached >= USERS_PER_GROUP * 3 / 4,
+        "only {reached} listeners were offered it"
+    );
 }
 
 #[test]
@@ -243,6 +299,9 @@ fn a_snapshot_reads_back_as_the_same_model() {
     assert_eq!(restored, model);
     let user = &world.users[0][0];
     assert_eq!(recommend(&restored, user, 5), recommend(&model, user, 5));
-    assert!(snapshot::decode(&bytes[..bytes.len() / 2]).is_err(), "a cut snapshot");
+    assert!(
+        snapshot::decode(&bytes[..bytes.len() / 2]).is_err(),
+        "a cut snapshot"
+    );
     assert!(snapshot::decode(b"not a model").is_err());
 }

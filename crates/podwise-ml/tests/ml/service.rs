@@ -9,12 +9,12 @@ use podwise_common::testing::{
 };
 use podwise_proto::ml::v1::ml_service_client::MlServiceClient;
 use podwise_proto::ml::v1::{
-    EvaluateRequest, RecommendRequest, RecommendationSource, SimilarEpisodesRequest,
-    StatusRequest, TrainRequest,
+    EvaluateRequest, RecommendRequest, RecommendationSource, SimilarEpisodesRequest, StatusRequest,
+    TrainRequest,
 };
 use tonic::Code;
-use tonic_health::pb::health_check_response::ServingStatus;
 use tonic::transport::Channel;
+use tonic_health::pb::health_check_response::ServingStatus;
 
 use crate::world::{World, populate};
 
@@ -37,7 +37,11 @@ async fn world_in(settings: &Settings) -> World {
 /// Waits until the service serves a model (the first training runs at start).
 async fn wait_for_model(client: &mut MlServiceClient<Channel>) -> String {
     for _ in 0..100 {
-        let status = client.status(StatusRequest {}).await.expect("status").into_inner();
+        let status = client
+            .status(StatusRequest {})
+            .await
+            .expect("status")
+            .into_inner();
         if !status.model_version.is_empty() {
             return status.model_version;
         }
@@ -79,13 +83,21 @@ async fn training_on_demand_serves_listeners_from_their_own_group_without_the_ra
     let world = world_in(&settings).await;
     let (service, mut client) = start(&settings).await;
 
-    let trained = client.train(TrainRequest {}).await.expect("train").into_inner();
+    let trained = client
+        .train(TrainRequest {})
+        .await
+        .expect("train")
+        .into_inner();
 
     assert_eq!(trained.users, world.users.iter().flatten().count() as u64);
     assert_eq!(trained.episodes, world.episodes.len() as u64);
     assert_eq!(trained.interactions, world.events.len() as u64);
     let user = &world.users[1][0];
-    let answer = client.recommend(request(user, 5)).await.expect("recommend").into_inner();
+    let answer = client
+        .recommend(request(user, 5))
+        .await
+        .expect("recommend")
+        .into_inner();
     assert!(!answer.cold_start);
     assert_eq!(answer.model_version, trained.model_version);
     assert_eq!(answer.items.len(), 5);
@@ -112,7 +124,12 @@ async fn an_unknown_listener_gets_cold_start_results_not_an_error() {
 
     assert!(answer.cold_start);
     assert_eq!(answer.items.len(), 3);
-    assert!(answer.items.iter().all(|i| i.source() == RecommendationSource::Popularity));
+    assert!(
+        answer
+            .items
+            .iter()
+            .all(|i| i.source() == RecommendationSource::Popularity)
+    );
     service.stop().await;
 }
 
@@ -125,9 +142,16 @@ async fn bad_requests_are_refused_with_the_right_code() {
     let user = &world.users[0][0];
 
     for k in [0, 101] {
-        let status = client.recommend(request(user, k)).await.expect_err("k out of range");
+        let status = client
+            .recommend(request(user, k))
+            .await
+            .expect_err("k out of range");
         assert_eq!(status.code(), Code::InvalidArgument, "k = {k}");
-        assert!(status.message().contains("between 1 and 100"), "{}", status.message());
+        assert!(
+            status.message().contains("between 1 and 100"),
+            "{}",
+            status.message()
+        );
     }
     let status = client
         .similar_episodes(SimilarEpisodesRequest {
@@ -206,7 +230,11 @@ async fn a_restarted_service_serves_the_stored_model_at_once() {
     let settings = test_settings();
     let world = world_in(&settings).await;
     let (first, mut client) = start(&settings).await;
-    let trained = client.train(TrainRequest {}).await.expect("train").into_inner();
+    let trained = client
+        .train(TrainRequest {})
+        .await
+        .expect("train")
+        .into_inner();
     first.stop().await;
 
     let (second, mut client) = start(&settings).await;

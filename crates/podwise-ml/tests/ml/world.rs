@@ -104,7 +104,9 @@ fn vector_for(group: usize, i: usize) -> Vec<f32> {
 
 /// Builds the world with made-up ids (for tests that train in memory).
 pub fn two_taste_groups(seed: u64) -> World {
-    build(seed, |group, podcast, episode| format!("ep-{group}-{podcast}-{episode}"))
+    build(seed, |group, podcast, episode| {
+        format!("ep-{group}-{podcast}-{episode}")
+    })
 }
 
 fn build(seed: u64, id: impl Fn(usize, usize, usize) -> String) -> World {
@@ -226,7 +228,11 @@ pub async fn populate(catalog: &Catalog, seed: u64) -> World {
     let mut events = Vec::new();
     for event in &plan.events {
         let written = catalog
-            .record_feedback(&user_ids[&event.user_id], &ids[&event.episode_id], event.kind)
+            .record_feedback(
+                &user_ids[&event.user_id],
+                &ids[&event.episode_id],
+                event.kind,
+            )
             .await
             .expect("feedback");
         events.push(written);

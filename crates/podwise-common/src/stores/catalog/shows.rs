@@ -6,8 +6,8 @@ use sqlx::AssertSqlSafe;
 
 use super::model::{EPISODE_COLUMNS, EpisodeRow, EpisodeSummaryRow};
 use super::{
-    Catalog, Category, Episode, EpisodeSummary, NewEpisode, Page, Podcast, Pool, StoreError, TagCount,
-    TranscriptStatus, db_error, new_id, now_ms, on_pool,
+    Catalog, Category, Episode, EpisodeSummary, NewEpisode, Page, Podcast, Pool, StoreError,
+    TagCount, TranscriptStatus, db_error, new_id, now_ms, on_pool,
 };
 
 impl Catalog {
@@ -306,7 +306,8 @@ impl Catalog {
                         e.published_at AS published_at \
                         FROM episodes e JOIN podcasts p ON p.id = e.podcast_id ORDER BY e.id";
         let tags = "SELECT episode_id, tag FROM episode_tags ORDER BY episode_id, tag";
-        let (rows, pairs): (Vec<EpisodeSummaryRow>, Vec<(String, String)>) = on_pool!(self, pool => {
+        type Rows = (Vec<EpisodeSummaryRow>, Vec<(String, String)>);
+        let (rows, pairs): Rows = on_pool!(self, pool => {
             let rows = sqlx::query_as(episodes).fetch_all(pool).await;
             let pairs = sqlx::query_as(tags).fetch_all(pool).await;
             (rows.map_err(db_error)?, pairs.map_err(db_error)?)

@@ -6,8 +6,8 @@ use std::sync::{Arc, Mutex};
 use podwise_common::ServiceError;
 use podwise_proto::ml::v1::ml_service_server::MlService;
 use podwise_proto::ml::v1::{
-    EvaluateRequest, EvaluateResponse, ModelMetrics, Recommendation, RecommendRequest,
-    RecommendResponse, RecommendationSource, SimilarEpisodesRequest, SimilarEpisodesResponse,
+    EvaluateRequest, EvaluateResponse, ModelMetrics, RecommendRequest, RecommendResponse,
+    Recommendation, RecommendationSource, SimilarEpisodesRequest, SimilarEpisodesResponse,
     StatusRequest, StatusResponse, TrainRequest, TrainResponse,
 };
 use tonic::{Request, Response, Status};
@@ -44,7 +44,9 @@ fn item(episode_id: &str, reason: &str, source: RecommendationSource) -> Recomme
 
 fn check_k(k: u32) -> Result<(), Status> {
     if k == 0 || k > 100 {
-        return Err(ServiceError::InvalidArgument(format!("k must be between 1 and 100, not {k}")).into());
+        return Err(
+            ServiceError::InvalidArgument(format!("k must be between 1 and 100, not {k}")).into(),
+        );
     }
     Ok(())
 }
@@ -60,7 +62,11 @@ impl MlService for ScriptedMl {
         check_k(request.k)?;
         Ok(Response::new(RecommendResponse {
             items: vec![
-                item("ep-1", "because you liked 股市入門", RecommendationSource::Collaborative),
+                item(
+                    "ep-1",
+                    "because you liked 股市入門",
+                    RecommendationSource::Collaborative,
+                ),
                 item("ep-2", "popular in 商業", RecommendationSource::Popularity),
             ],
             model_version: "v-test".to_owned(),
@@ -76,14 +82,23 @@ impl MlService for ScriptedMl {
         self.record(Seen::Similar(request.clone()));
         check_k(request.k)?;
         if request.episode_id != "ep-1" {
-            return Err(ServiceError::NotFound(format!("no episode {}", request.episode_id)).into());
+            return Err(
+                ServiceError::NotFound(format!("no episode {}", request.episode_id)).into(),
+            );
         }
         Ok(Response::new(SimilarEpisodesResponse {
-            items: vec![item("ep-3", "close in content to 股市入門", RecommendationSource::Content)],
+            items: vec![item(
+                "ep-3",
+                "close in content to 股市入門",
+                RecommendationSource::Content,
+            )],
         }))
     }
 
-    async fn train(&self, _request: Request<TrainRequest>) -> Result<Response<TrainResponse>, Status> {
+    async fn train(
+        &self,
+        _request: Request<TrainRequest>,
+    ) -> Result<Response<TrainResponse>, Status> {
         self.record(Seen::Train);
         Ok(Response::new(TrainResponse {
             model_version: "v-new".to_owned(),
@@ -113,7 +128,10 @@ impl MlService for ScriptedMl {
         }))
     }
 
-    async fn status(&self, _request: Request<StatusRequest>) -> Result<Response<StatusResponse>, Status> {
+    async fn status(
+        &self,
+        _request: Request<StatusRequest>,
+    ) -> Result<Response<StatusResponse>, Status> {
         Ok(Response::new(StatusResponse::default()))
     }
 }
