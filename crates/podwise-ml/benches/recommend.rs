@@ -13,6 +13,7 @@
 //! | `PODWISE_BENCH_EVENTS_PER_USER` | 30 | feedback events per listener |
 //! | `PODWISE_BENCH_DIMENSION` | 384 | content vector length (0: no vectors) |
 //! | `PODWISE_BENCH_REQUESTS` | 2000 | requests timed per kind |
+//! | `PODWISE_BENCH_MODEL` | the chosen one | serve `als`, `item_knn` or `blend` instead |
 //!
 //! The data is synthetic with planted structure: 100 taste clusters, each listener in
 //! one, skewed (Zipf-like) popularity inside a cluster, 10% of episodes never heard.
@@ -24,6 +25,7 @@ use podwise_common::Settings;
 use podwise_common::stores::catalog::{
     Category, EpisodeSummary, FeedbackEvent, FeedbackKind, Preferences,
 };
+use podwise_ml::cf::{CfParams, Candidate, Collaborative};
 use podwise_ml::content::FetchedVectors;
 use podwise_ml::model::{Model, Query};
 use podwise_ml::snapshot;
@@ -65,6 +67,18 @@ fn main() {
             println!("  validation {candidate:<10} NDCG@10 {:.4}", m.ndcg);
         }
     }
+
+    let model = match std::env::var("PODWISE_BENCH_MODEL") {
+        Ok(name) => {
+            let kind: Candidate = name.parse().unwrap_or_else(|e| panic!("{e}"));
+            let params = CfParams::from_settings(&settings.ml, training::TRAINING_SEED);
+            let mut parts = model.parts();
+            parts.cf = Collaborative::train(kind, &parts.interactions, &params);
+            println!("serving {kind} instead, as PODWISE_BENCH_MODEL asks");
+            Model::new(parts)
+        }
+        Err(_) => model,
+    };
 
     let mut rng = Rng::new(42);
     let preferences = Preferences {
