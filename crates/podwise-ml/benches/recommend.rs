@@ -25,7 +25,7 @@ use podwise_common::Settings;
 use podwise_common::stores::catalog::{
     Category, EpisodeSummary, FeedbackEvent, FeedbackKind, Preferences,
 };
-use podwise_ml::cf::{CfParams, Candidate, Collaborative};
+use podwise_ml::cf::{Candidate, CfParams, Collaborative};
 use podwise_ml::content::FetchedVectors;
 use podwise_ml::model::{Model, Query};
 use podwise_ml::snapshot;

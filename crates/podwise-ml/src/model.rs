@@ -275,6 +275,10 @@ impl Model {
         }
         let mut from_content = vec![false; n];
         self.add_content(&profile.positives, &mut scores, &mut from_content);
+        // Striking the few seen episodes out here spares a lookup per scored episode.
+        for &item in &profile.seen {
+            scores[item as usize] = f32::NEG_INFINITY;
+        }
 
         let picked = rank::select(
             &scores,
@@ -282,7 +286,11 @@ impl Model {
             query.k,
             self.max_per_podcast,
             |i| self.podcast_of[i as usize],
-            |i| !excluded(i),
+            |i| {
+                query
+                    .category
+                    .is_none_or(|c| self.episodes[i as usize].category_id == c)
+            },
         );
         let mut items: Vec<Pick> = picked
             .into_iter()
