@@ -29,6 +29,7 @@ use crate::cf::CfParams;
 use crate::content;
 use crate::evaluate::{self, Evaluation};
 use crate::model::{Model, Pick, Picks, Query};
+use crate::observe;
 use crate::snapshot;
 use crate::training::{self, TRAINING_SEED, TrainingInputs};
 
@@ -108,6 +109,7 @@ impl Engine {
     }
 
     fn install(&self, model: Arc<Model>) {
+        observe::serving(&model);
         match self.inner.model.write() {
             Ok(mut slot) => *slot = Some(model),
             Err(poisoned) => *poisoned.into_inner() = Some(model),
@@ -157,7 +159,9 @@ impl Engine {
     pub async fn train(&self) -> Result<TrainingReport, ServiceError> {
         let _only_one = self.inner.heavy_work.lock().await;
         self.inner.training.store(true, Ordering::Relaxed);
+        let started = Instant::now();
         let outcome = self.train_locked().await;
+        observe::trained(started.elapsed(), outcome.is_ok());
         self.inner.training.store(false, Ordering::Relaxed);
         outcome
     }
@@ -234,6 +238,7 @@ impl Engine {
         exclude: &[String],
     ) -> Result<(Arc<Model>, Picks), ServiceError> {
         let model = self.require_model()?;
+        let started = Instant::now();
         let catalog = &self.inner.catalog;
         let recent = match catalog
             .feedback_history(user_id, Page::first(RECENT_FEEDBACK))
@@ -261,6 +266,12 @@ impl Engine {
             recent: &recent,
             preferences: &preferences,
         });
+        let path = if picks.cold_start {
+            "cold_start"
+        } else {
+            "personal"
+        };
+        observe::served(path, started.elapsed());
         Ok((model, picks))
     }
 
@@ -277,7 +288,9 @@ impl Engine {
         let model = self.require_model()?;
         match model.item_of(episode_id) {
             Some(item) => {
+                let started = Instant::now();
                 let picks = model.similar(item, k);
+                observe::served("similar", started.elapsed());
                 Ok((model, picks))
             }
             None => {

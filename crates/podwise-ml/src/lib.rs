@@ -16,6 +16,7 @@ pub mod evaluate;
 mod grpc;
 pub mod interactions;
 pub mod model;
+mod observe;
 pub mod rank;
 pub mod snapshot;
 pub mod training;

@@ -5,7 +5,7 @@ use std::time::Duration;
 use podwise_common::Settings;
 use podwise_common::stores::catalog::Catalog;
 use podwise_common::testing::{
-    RunningService, assert_healthy, channel, grpc_health, settings_with, spawn,
+    RunningService, assert_healthy, channel, grpc_health, probe, settings_with, spawn,
 };
 use podwise_proto::ml::v1::ml_service_client::MlServiceClient;
 use podwise_proto::ml::v1::{
@@ -105,6 +105,14 @@ async fn training_on_demand_serves_listeners_from_their_own_group_without_the_ra
         assert_eq!(world.group_of(&item.episode_id), 1, "{item:?}");
         assert!(!item.reason.is_empty());
         assert_eq!(item.source(), RecommendationSource::Collaborative);
+    }
+    let metrics = probe(service.addr).await.metrics;
+    for name in [
+        "podwise_ml_recommendations_total{path=\"personal\"}",
+        "podwise_ml_training_seconds_count{outcome=\"ok\"}",
+        "podwise_ml_model_users",
+    ] {
+        assert!(metrics.contains(name), "{name} missing from /metrics");
     }
     service.stop().await;
 }
