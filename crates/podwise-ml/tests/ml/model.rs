@@ -305,3 +305,42 @@ fn a_snapshot_reads_back_as_the_same_model() {
     );
     assert!(snapshot::decode(b"not a model").is_err());
 }
+
+#[test]
+fn a_listener_who_joined_after_training_gets_personal_picks_from_their_first_likes() {
+    let world = two_taste_groups(10);
+    let model = trained(&world);
+    let later = model.trained_at_ms + 60_000;
+    let liked: Vec<FeedbackEvent> = world
+        .episodes
+        .iter()
+        .filter(|e| e.group == 1 && !e.fresh)
+        .take(3)
+        .map(|e| FeedbackEvent {
+            user_id: "joined-today".into(),
+            episode_id: e.summary.id.clone(),
+            kind: FeedbackKind::Liked,
+            at: later,
+        })
+        .collect();
+
+    let picks = recommend_with(
+        &model,
+        "joined-today",
+        4,
+        None,
+        &liked,
+        &Preferences::default(),
+    );
+
+    assert!(!picks.cold_start);
+    assert_eq!(picks.items.len(), 4);
+    for pick in &picks.items {
+        let id = &model.episode(pick.item).id;
+        assert_eq!(world.group_of(id), 1, "{id} is from the other group");
+        assert!(
+            liked.iter().all(|e| &e.episode_id != id),
+            "{id} was liked already"
+        );
+    }
+}
