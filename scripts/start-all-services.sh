@@ -12,6 +12,8 @@
 #   PODWISE_LOG_DIR        where logs go, one file per service (./logs)
 #   PODWISE_START_TIMEOUT  seconds to wait for every service to be healthy (120)
 #   API_PORT, RAG_PORT, ML_PORT, TTS_PORT, STT_PORT, LLM_PORT   the ports (8000-8005)
+#   PODWISE_OPERATOR_KEYS  operator API keys; when neither this nor .env sets one, a key is
+#                          made once in PODWISE_DATA_DIR/operator-key and used
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
@@ -64,6 +66,19 @@ if [[ -n $profile_flag ]]; then
     export PODWISE_PROFILE=$profile_flag
 fi
 
+# Ingestion and training need an operator key; a laptop gets one without any setup.
+key_file=""
+if [[ -z ${PODWISE_OPERATOR_KEYS:-} ]] && ! grep -qs '^PODWISE_OPERATOR_KEYS=.' .env; then
+    key_file=${PODWISE_DATA_DIR:-$PODWISE_ROOT/data}/operator-key
+    if [[ ! -s $key_file ]]; then
+        mkdir -p "$(dirname "$key_file")"
+        (umask 077 && od -An -N32 -tx1 /dev/urandom | tr -d ' \n' >"$key_file")
+        say "made an operator API key for ingestion and training: $key_file"
+    fi
+    PODWISE_OPERATOR_KEYS=$(<"$key_file")
+    export PODWISE_OPERATOR_KEYS
+fi
+
 started=()
 cleanup_on_failure() {
     say "start-up failed; stopping what was started"
@@ -112,3 +127,6 @@ Podwise is running.
   Logs:             $log_dir/<service>.log
   Stop:             scripts/stop-all-services.sh
 MSG
+if [[ -n $key_file ]]; then
+    echo "  Operator key:     $key_file (send it as 'Authorization: Bearer <key>')"
+fi

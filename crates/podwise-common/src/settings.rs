@@ -440,7 +440,8 @@ pub struct TtsSettings {
 #[derive(Debug, Clone)]
 pub struct RagSettings {
     /// How answers are written: by the LLM service from the cited passages, or assembled
-    /// from the passages themselves with no language model.
+    /// from the passages themselves with no language model, or chosen by what the LLM
+    /// service offers.
     pub answers: AnswerStyle,
     /// The chat model answers are written with; empty selects the LLM service's default.
     pub chat_model: String,
@@ -459,14 +460,18 @@ pub struct RagSettings {
     pub max_question_chars: usize,
     /// Citations an answer carries when the request does not say.
     pub citations: usize,
-    /// The least dense similarity (cosine, 0 to 1) a passage needs to be cited; below it
-    /// the answer says the library does not cover the question.
+    /// The least relevance (0 to 1: similarity raised by the question's words the passage
+    /// holds) a passage needs to be cited; below it the answer says the library does not
+    /// cover the question.
     pub min_relevance: f32,
 }
 
 /// How the RAG service writes its answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AnswerStyle {
+    /// Written by a remote model when the LLM service has one; extractive otherwise,
+    /// since the small local model cannot be trusted to stay with the passages.
+    Auto,
     /// The LLM service writes the answer; if it cannot, the extractive answer is given.
     Generated,
     /// The best passages, quoted with their moments, and no language model.

@@ -208,3 +208,92 @@ pub fn dev_server_settings(store: &str, marker: &str) -> Option<Settings> {
         .insert("PODWISE_PROFILE".to_owned(), "cluster".to_owned());
     Some(Settings::load_from(&sources).expect("the dev server settings are valid"))
 }
+
+/// A service binary running as its own process, as the start script runs it; killed
+/// (and reaped) when dropped, so a failing test leaves no process behind.
+#[derive(Debug)]
+pub struct ServiceProcess {
+    child: std::process::Child,
+    /// `http://127.0.0.1:<port>`: its gRPC and HTTP address.
+    pub url: String,
+}
+
+impl ServiceProcess {
+    /// Starts `podwise-<service>` from `bin_dir` (where `cargo build --workspace --bins`
+    /// put it) on `port`, on the embedded stores under `data_dir`, with `env` on top, and
+    /// waits until its `/ready` answers 200.
+    ///
+    /// # Panics
+    /// When the binary is missing, does not start, or is not ready within `patience`.
+    pub async fn start(
+        bin_dir: &std::path::Path,
+        service: ServiceName,
+        port: u16,
+        data_dir: &std::path::Path,
+        env: &[(&str, &str)],
+        patience: std::time::Duration,
+    ) -> Self {
+        let binary = bin_dir.join(format!("podwise-{}", service.as_str()));
+        assert!(
+            binary.exists(),
+            "{} is missing: run 'cargo build --workspace --bins' first",
+            binary.display()
+        );
+        let model_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models");
+        let mut command = std::process::Command::new(&binary);
+        command
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("PODWISE_PROFILE", "embedded")
+            .env("PODWISE_DATA_DIR", data_dir)
+            .env("PODWISE_MODEL_DIR", model_dir)
+            .env("PODWISE_BIND_HOST", "127.0.0.1")
+            .env(
+                format!("{}_PORT", service.as_str().to_uppercase()),
+                port.to_string(),
+            )
+            .env("LOG_LEVEL", "warn")
+            .stdout(std::process::Stdio::null());
+        for (name, value) in env {
+            command.env(name, value);
+        }
+        let child = command.spawn().expect("the service binary starts");
+        let process = Self {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+        };
+        let ready = format!("{}/ready", process.url);
+        let started = std::time::Instant::now();
+        let client = reqwest::Client::new();
+        loop {
+            if let Ok(response) = client.get(&ready).send().await
+                && response.status().is_success()
+            {
+                return process;
+            }
+            assert!(
+                started.elapsed() < patience,
+                "podwise-{} was not ready within {patience:?} (are the models fetched? \
+                 run scripts/fetch-models.sh)",
+                service.as_str()
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    }
+}
+
+impl Drop for ServiceProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A free port on loopback (free when asked; a test binds it soon after).
+///
+/// # Panics
+/// When no port can be bound.
+pub fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.local_addr().expect("addr").port()
+}

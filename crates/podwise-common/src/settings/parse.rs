@@ -273,11 +273,7 @@ pub(super) fn parse(sources: &Sources) -> Result<Settings, SettingsError> {
     }
 
     let rag = RagSettings {
-        answers: p.parsed(
-            "PODWISE_RAG_ANSWERS",
-            AnswerStyle::Generated,
-            parse_answer_style,
-        ),
+        answers: p.parsed("PODWISE_RAG_ANSWERS", AnswerStyle::Auto, parse_answer_style),
         chat_model: p.string("PODWISE_RAG_CHAT_MODEL", ""),
         embedding_model: p.string("PODWISE_RAG_EMBEDDING_MODEL", ""),
         embedding_dimension: p.number("PODWISE_RAG_EMBEDDING_DIMENSION", 384usize),
@@ -288,7 +284,7 @@ pub(super) fn parse(sources: &Sources) -> Result<Settings, SettingsError> {
         ),
         max_question_chars: p.number("PODWISE_RAG_MAX_QUESTION_CHARS", 1_000usize),
         citations: p.number("PODWISE_RAG_CITATIONS", 3usize),
-        min_relevance: p.parsed("PODWISE_RAG_MIN_RELEVANCE", 0.80f32, parse_fraction),
+        min_relevance: p.parsed("PODWISE_RAG_MIN_RELEVANCE", 0.75f32, parse_fraction),
     };
     for (variable, value) in [
         ("PODWISE_RAG_EMBEDDING_DIMENSION", rag.embedding_dimension),
@@ -518,9 +514,12 @@ impl Parser<'_> {
 
 fn parse_answer_style(raw: &str) -> Result<AnswerStyle, String> {
     match raw.trim().to_ascii_lowercase().as_str() {
+        "auto" => Ok(AnswerStyle::Auto),
         "generated" => Ok(AnswerStyle::Generated),
         "extractive" => Ok(AnswerStyle::Extractive),
-        other => Err(format!("'{other}' is not one of generated, extractive")),
+        other => Err(format!(
+            "'{other}' is not one of auto, generated, extractive"
+        )),
     }
 }
 

@@ -1,7 +1,11 @@
 //! `POST /v1/chat/completions`: one reply as a `chat.completion` object, or with
-//! `"stream": true` a stream of `chat.completion.chunk` events (see [`stream`]).
+//! `"stream": true` a stream of `chat.completion.chunk` events (see [`stream`]). The
+//! model `podwise-rag` answers from the library instead ([`library`]).
 
+mod library;
 mod request;
+
+pub(crate) use library::LIBRARY_MODEL;
 mod stream;
 
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -28,8 +32,11 @@ pub(crate) async fn chat_completions(
         include_usage,
     } = body.into_inner().into_completion()?;
     let requested_model = request.model.clone();
-    let mut client = llm_client(&state);
     let id = completion_id();
+    if requested_model == library::LIBRARY_MODEL {
+        return library::answer(state, http, request, stream, id).await;
+    }
+    let mut client = llm_client(&state);
 
     if stream {
         let mut upstream = client

@@ -1,6 +1,6 @@
 //! `GET /v1/models`: the chat and embedding models the LLM service can serve now, as
 //! OpenAI's model list, with Podwise's own `kind`, `context_length` and `dimensions`
-//! where the service reports them.
+//! where the service reports them, and `podwise-rag`, the library's cited answers.
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use podwise_proto::llm::v1::{ListModelsRequest, ModelInfo, ModelKind};
@@ -18,7 +18,16 @@ pub(crate) async fn models(
         .list_models(grpc_request(&http, ListModelsRequest {}))
         .await?
         .into_inner();
-    let data = reply.models.into_iter().map(Model::from).collect();
+    let mut data: Vec<Model> = reply.models.into_iter().map(Model::from).collect();
+    data.push(Model {
+        id: super::chat::LIBRARY_MODEL.to_owned(),
+        object: "model",
+        created: 0,
+        owned_by: "podwise".to_owned(),
+        kind: Some("chat"),
+        context_length: None,
+        dimensions: None,
+    });
     Ok(HttpResponse::Ok().json(ModelList {
         object: "list",
         data,

@@ -2,6 +2,7 @@
 //! by the operator scripts.
 
 mod end_to_end;
+mod library;
 mod objects;
 mod openai;
 mod ready;

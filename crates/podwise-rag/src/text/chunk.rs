@@ -12,7 +12,7 @@
 
 mod units;
 
-use units::{Boundary, Unit, units};
+use units::{Boundary, Unit, last_clauses, units};
 
 use super::TimedText;
 
@@ -143,35 +143,34 @@ const SHORT_TAIL_PERCENT: usize = 50;
 
 fn chunks_with_overlap(segments: &[TimedText], options: &ChunkOptions) -> Vec<Packed> {
     let options = options.in_range();
-    let units = units(segments, options.max_chars, options.pause_seconds);
     let mut packer = Packer {
-        units: &units,
         options: &options,
         chunks: Vec::new(),
     };
-    let mut current: Vec<usize> = Vec::new();
+    // The units of the chunk being filled; the first `overlap` repeat the last chunk.
+    let mut current: Vec<Unit> = Vec::new();
     let mut overlap = 0;
-    for (index, unit) in units.iter().enumerate() {
-        let length = packer.length(&current);
+    for unit in units(segments, options.max_chars, options.pause_seconds) {
         let has_new = current.len() > overlap;
-        let long_enough = length >= options.min_chars && unit.boundary >= Boundary::Sentence;
-        if has_new && (long_enough || !packer.fits(&current, unit)) {
+        let long_enough =
+            length(&current) >= options.min_chars && unit.boundary >= Boundary::Sentence;
+        if has_new && (long_enough || !packer.fits(&current, &unit)) {
             packer.close(&current, overlap);
             current = packer.overlap_of(&current);
             overlap = current.len();
         }
         // The overlap gives way to new text when both do not fit.
-        while overlap > 0 && !packer.fits(&current, unit) {
+        while overlap > 0 && !packer.fits(&current, &unit) {
             current.remove(0);
             overlap -= 1;
         }
-        current.push(index);
+        current.push(unit);
     }
     if current.len() > overlap {
-        let new_text = packer.length(&current[overlap..]);
+        let tail = &current[overlap..];
         let merged = !packer.chunks.is_empty()
-            && new_text * 100 < options.min_chars * SHORT_TAIL_PERCENT
-            && packer.extend_last(&current[overlap..]);
+            && length(tail) * 100 < options.min_chars * SHORT_TAIL_PERCENT
+            && packer.extend_last(tail);
         if !merged {
             packer.close(&current, overlap);
         }
@@ -179,29 +178,46 @@ fn chunks_with_overlap(segments: &[TimedText], options: &ChunkOptions) -> Vec<Pa
     packer.chunks
 }
 
+/// The length in characters of the units joined.
+fn length(units: &[Unit]) -> usize {
+    units
+        .iter()
+        .enumerate()
+        .map(|(n, unit)| unit.chars + usize::from(n > 0 && unit.space_before))
+        .sum()
+}
+
+/// The units joined, and the byte length of the first `overlap` of them with the space
+/// after them.
+fn joined(units: &[Unit], overlap: usize) -> (String, usize) {
+    let mut text = String::new();
+    let mut overlap_bytes = 0;
+    for (n, unit) in units.iter().enumerate() {
+        if n > 0 && unit.space_before {
+            text.push(' ');
+        }
+        if n == overlap {
+            overlap_bytes = text.len();
+        }
+        text.push_str(&unit.text);
+    }
+    (text, overlap_bytes)
+}
+
+fn latest_end(units: &[Unit], from: f64) -> f64 {
+    units.iter().map(|unit| unit.end).fold(from, f64::max)
+}
+
 struct Packer<'a> {
-    units: &'a [Unit],
     options: &'a ChunkOptions,
     chunks: Vec<Packed>,
 }
 
 impl Packer<'_> {
-    /// The length in characters of the units joined.
-    fn length(&self, indexes: &[usize]) -> usize {
-        indexes
-            .iter()
-            .enumerate()
-            .map(|(n, &i)| self.units[i].chars + usize::from(n > 0 && self.units[i].space_before))
-            .sum()
-    }
-
-    fn close(&mut self, indexes: &[usize], overlap: usize) {
-        let (text, overlap_bytes) = self.text(indexes, overlap);
-        let start = self.units[indexes[0]].start;
-        let end = indexes
-            .iter()
-            .map(|&i| self.units[i].end)
-            .fold(start, f64::max);
+    fn close(&mut self, units: &[Unit], overlap: usize) {
+        let (text, overlap_bytes) = joined(units, overlap);
+        let start = units[0].start;
+        let end = latest_end(units, start);
         let index = u32::try_from(self.chunks.len()).unwrap_or(u32::MAX);
         self.chunks.push(Packed {
             chunk: Chunk {
@@ -214,51 +230,34 @@ impl Packer<'_> {
         });
     }
 
-    /// The chunk's text, and the byte length of its first `overlap` units with the
-    /// space after them.
-    fn text(&self, indexes: &[usize], overlap: usize) -> (String, usize) {
-        let mut text = String::new();
-        let mut overlap_bytes = 0;
-        for (n, &i) in indexes.iter().enumerate() {
-            let unit = &self.units[i];
-            if n > 0 && unit.space_before {
-                text.push(' ');
-            }
-            if n == overlap {
-                overlap_bytes = text.len();
-            }
-            text.push_str(&unit.text);
-        }
-        (text, overlap_bytes)
-    }
-
-    /// The last units of a closed chunk that the next one starts with: about
-    /// `overlap_chars` of whole units, never the whole chunk.
-    fn overlap_of(&self, closed: &[usize]) -> Vec<usize> {
+    /// What the next chunk starts with: about `overlap_chars` of whole units from the
+    /// end of the closed chunk, never all of it. When its last sentence alone is too
+    /// long, its last clauses, so that long English sentences still overlap.
+    fn overlap_of(&self, closed: &[Unit]) -> Vec<Unit> {
         let wanted = self.options.overlap_chars;
         let allowed = wanted + wanted * OVERLAP_SLACK_PERCENT / 100;
         let mut taken = 0;
-        let mut length = 0;
-        for &i in closed.iter().skip(1).rev() {
-            let grown = length + self.units[i].chars + usize::from(taken > 0);
-            if length >= wanted || grown > allowed {
+        let mut taken_chars = 0;
+        for unit in closed.iter().skip(1).rev() {
+            let grown = taken_chars + unit.chars + usize::from(taken > 0);
+            if taken_chars >= wanted || grown > allowed {
                 break;
             }
-            length = grown;
+            taken_chars = grown;
             taken += 1;
+        }
+        if taken == 0 && closed.len() > 1 {
+            let last = closed.last().and_then(|unit| last_clauses(unit, allowed));
+            return last.into_iter().collect();
         }
         closed[closed.len() - taken..].to_vec()
     }
 
     /// Appends the units to the last chunk if it stays within the maximum.
-    fn extend_last(&mut self, indexes: &[usize]) -> bool {
-        let (tail, _) = self.text(indexes, 0);
-        let space = self.units[indexes[0]].space_before;
-        let tail_chars = self.length(indexes) + usize::from(space);
-        let tail_end = indexes
-            .iter()
-            .map(|&i| self.units[i].end)
-            .fold(f64::MIN, f64::max);
+    fn extend_last(&mut self, units: &[Unit]) -> bool {
+        let (tail, _) = joined(units, 0);
+        let space = units[0].space_before;
+        let tail_chars = length(units) + usize::from(space);
         let max_chars = self.options.max_chars;
         let Some(last) = self.chunks.last_mut() else {
             return false;
@@ -270,14 +269,14 @@ impl Packer<'_> {
             last.chunk.text.push(' ');
         }
         last.chunk.text.push_str(&tail);
-        last.chunk.end = last.chunk.end.max(tail_end);
+        last.chunk.end = latest_end(units, last.chunk.end);
         true
     }
 
-    /// Whether `unit` still fits after `indexes`.
-    fn fits(&self, indexes: &[usize], unit: &Unit) -> bool {
-        let space = usize::from(!indexes.is_empty() && unit.space_before);
-        self.length(indexes) + space + unit.chars <= self.options.max_chars
+    /// Whether `unit` still fits after `units`.
+    fn fits(&self, units: &[Unit], unit: &Unit) -> bool {
+        let space = usize::from(!units.is_empty() && unit.space_before);
+        length(units) + space + unit.chars <= self.options.max_chars
     }
 }
 

@@ -102,14 +102,18 @@ mod tests {
 
     #[test]
     fn traditional_text_segments_into_whole_words() {
-        let words = words("台灣的半導體產業吸引很多創業者投資");
+        let found = words("台灣的半導體產業吸引很多創業者投資");
 
         for expected in ["半導體", "產業", "創業者", "投資"] {
             assert!(
-                words.iter().any(|w| w == expected),
-                "{expected} missing from {words:?}"
+                found.iter().any(|w| w == expected),
+                "{expected} missing from {found:?}"
             );
         }
+        assert_eq!(
+            words("他決定辭職創業，投資自己"),
+            ["他", "決定", "辭職", "創業", "，", "投資", "自己"]
+        );
     }
 
     #[test]

@@ -12,6 +12,7 @@ use std::sync::LazyLock;
 
 use serde::Deserialize;
 
+use super::convert::to_taiwanese;
 use super::script::is_han;
 use super::tokens::{Word, words};
 
@@ -81,7 +82,7 @@ impl TagVocabulary {
                     include_str!("../../data/tags/education.toml"),
                 ),
             ])
-            // The files are compiled in and checked by the tests below.
+            // The files are compiled in and checked by this module's tests.
             .expect("the built-in tag vocabulary is valid")
         });
         &BUILTIN
@@ -152,7 +153,8 @@ impl TagVocabulary {
 
     /// The canonical tag for a word or synonym, if the vocabulary knows it.
     pub fn canonical(&self, word: &str) -> Option<&str> {
-        let key = term_key(word.trim()).ok()?;
+        // Listeners may type Simplified characters; the vocabulary is Traditional.
+        let key = term_key(&to_taiwanese(word.trim())).ok()?;
         self.categories.iter().find_map(|category| {
             let index = *category.terms.get(&key)?;
             Some(category.tags[index].name.as_str())
@@ -249,7 +251,14 @@ impl Category {
         let mut mentions: HashMap<usize, (usize, usize)> = HashMap::new();
         for at in 0..words.len() {
             let word = &words[at];
-            let single = word.parts.iter().chain([&word.word]).cloned();
+            // The words inside a word count only when the word itself means no tag:
+            // 半導體產業 is about 半導體, but 毛利率 is about 財報, not 利率.
+            let inner: &[String] = if self.terms.contains_key(&word.word) {
+                &[]
+            } else {
+                &word.parts
+            };
+            let single = inner.iter().chain([&word.word]).cloned();
             let phrases = (2..=MAX_TERM_WORDS)
                 .filter(|n| at + n <= words.len())
                 .map(|n| {

@@ -159,6 +159,9 @@ fn is_stop_word(word: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
+    use super::super::script::is_cjk_punctuation;
     use super::*;
 
     fn has(tokens: &[String], token: &str) -> bool {
@@ -246,5 +249,33 @@ mod tests {
             query.iter().all(|token| document.contains(token)),
             "{query:?} {document:?}"
         );
+    }
+
+    proptest! {
+        #[test]
+        fn tokens_are_whole_words_without_spaces_punctuation_or_capitals(text in "\\PC{0,80}") {
+            for token in search_tokens(&text) {
+                prop_assert!(!token.is_empty() && !is_stop_word(&token));
+                let punctuation = |c: char| {
+                    (c.is_ascii_punctuation() && !matches!(c, '.' | '\'')) || is_cjk_punctuation(c)
+                };
+                prop_assert!(!token.chars().any(|c| c.is_whitespace() || punctuation(c)));
+                prop_assert!(token.chars().next().is_some_and(|c| is_han(c) || is_word_char(c)));
+                prop_assert_eq!(token.to_lowercase(), token.clone());
+            }
+        }
+
+        #[test]
+        fn a_query_taken_from_a_document_finds_its_english_words(
+            words in prop::collection::vec("[A-Za-z]{1,10}", 1..12),
+        ) {
+            let document = words.join(" ");
+            let query = words[words.len() / 2..].join(" ");
+
+            let document_tokens = search_tokens(&document);
+            for token in search_tokens(&query) {
+                prop_assert!(document_tokens.contains(&token));
+            }
+        }
     }
 }

@@ -46,6 +46,8 @@ async fn the_model_list_has_the_openai_shape_with_podwise_fields_where_set() {
              "owned_by": "local", "kind": "embedding", "context_length": 512,
              "dimensions": 384},
             {"id": "mystery", "object": "model", "created": 0, "owned_by": "openrouter"},
+            {"id": "podwise-rag", "object": "model", "created": 0, "owned_by": "podwise",
+             "kind": "chat"},
         ]})
     );
     openai.stop().await;

@@ -55,6 +55,8 @@ struct Piece {
     segment: usize,
     range: Range<usize>,
     space_before: bool,
+    /// Whether the piece ends with a sentence mark.
+    ends_sentence: bool,
     /// What divides this piece from the next.
     boundary_after: Boundary,
 }
@@ -66,7 +68,10 @@ pub(super) fn units(segments: &[TimedText], max_chars: usize, pause_seconds: f64
     let mut units = Vec::new();
     let mut boundary = Boundary::Pause;
     for sentence in pieces.split_inclusive(|piece| piece.boundary_after != Boundary::Segment) {
-        if joined_chars(sentence) <= max_chars {
+        // Speech recognition without punctuation runs on until a pause; its segments
+        // are the units then, so that chunks can end and overlap at any of them.
+        let punctuated = sentence.last().is_some_and(|piece| piece.ends_sentence);
+        if punctuated && joined_chars(sentence) <= max_chars {
             units.push(unit(&segments, sentence, boundary));
         } else {
             for (index, piece) in sentence.iter().enumerate() {
@@ -142,6 +147,7 @@ fn sentence_pieces(segments: &[Segment], pause_seconds: f64) -> Vec<Piece> {
                 segment: index,
                 range,
                 space_before,
+                ends_sentence,
                 boundary_after,
             });
         }
@@ -359,6 +365,25 @@ fn time_at(segment: &Segment, position: usize) -> f64 {
     segment.start + (segment.end - segment.start) * share
 }
 
+/// The longest end of `unit` that starts after one of its clause marks (，、,) and is at
+/// most `max_chars` long, timed by characters within the unit.
+pub(super) fn last_clauses(unit: &Unit, max_chars: usize) -> Option<Unit> {
+    let chars: Vec<char> = unit.text.chars().collect();
+    let from = (1..chars.len())
+        .filter(|&at| is_clause_mark(&chars, at - 1))
+        .map(|at| at + chars[at..].iter().take_while(|c| c.is_whitespace()).count())
+        .find(|&start| start < chars.len() && chars.len() - start <= max_chars)?;
+    let share = from as f64 / chars.len() as f64;
+    Some(Unit {
+        text: chars[from..].iter().collect(),
+        chars: chars.len() - from,
+        start: unit.start + (unit.end - unit.start) * share,
+        end: unit.end,
+        boundary: Boundary::Clause,
+        space_before: false,
+    })
+}
+
 /// Makes unit times run forward even where segments overlap in time, so chunk starts
 /// never go back.
 fn monotonic(units: &mut [Unit]) {
@@ -402,6 +427,27 @@ mod tests {
                 "e.g. this."
             ]
         );
+    }
+
+    #[test]
+    fn the_last_clauses_of_a_unit_are_its_longest_end_after_a_clause_mark_within_the_limit() {
+        let unit = Unit {
+            text: "One, two, three and four".to_owned(),
+            chars: 24,
+            start: 0.0,
+            end: 24.0,
+            boundary: Boundary::Sentence,
+            space_before: false,
+        };
+
+        let last = last_clauses(&unit, 16);
+
+        assert_eq!(
+            last.as_ref().map(|u| (u.text.as_str(), u.chars)),
+            Some(("three and four", 14))
+        );
+        assert!(last.is_some_and(|u| (u.start - 10.0).abs() < 1e-9 && (u.end - 24.0).abs() < 1e-9));
+        assert!(last_clauses(&unit, 5).is_none());
     }
 
     #[test]

@@ -10,6 +10,8 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
+use super::super::script::is_han;
+
 /// The longest clause, in characters, that may be dropped as boilerplate.
 const MAX_BOILERPLATE_CHARS: usize = 60;
 
@@ -41,7 +43,9 @@ fn is_boilerplate(clause: &str) -> bool {
 }
 
 /// `text` cut after each clause or sentence mark (a full stop only when a space or the
-/// end follows it, so 3.5 and example.com stay whole); the pieces join back to `text`.
+/// end follows it, so 3.5 and example.com stay whole), and after a space between Han
+/// characters, which is how speech recognition punctuates Chinese; the pieces join
+/// back to `text`.
 fn clauses(text: &str) -> impl Iterator<Item = &str> {
     let mut rest = text;
     std::iter::from_fn(move || {
@@ -49,14 +53,17 @@ fn clauses(text: &str) -> impl Iterator<Item = &str> {
             return None;
         }
         let mut cut = rest.len();
+        let mut previous = None;
         let mut chars = rest.char_indices().peekable();
         while let Some((at, c)) = chars.next() {
             let next = chars.peek().map(|&(_, next)| next);
             let ends = match c {
                 '，' | '。' | '！' | '？' | '；' | ',' | ';' | '!' | '?' | '\n' => true,
                 '.' => next.is_none_or(char::is_whitespace),
+                ' ' => previous.is_some_and(is_han) && next.is_some_and(is_han),
                 _ => false,
             };
+            previous = Some(c);
             if ends {
                 cut = at + c.len_utf8();
                 break;
@@ -78,6 +85,14 @@ mod tests {
                     記得訂閱我們的節目！我們下次見。";
 
         assert_eq!(remove(text), "我是主持人。今天聊晶片。");
+    }
+
+    #[test]
+    fn boilerplate_is_found_in_speech_recognition_that_punctuates_with_spaces() {
+        let text = "歡迎收聽科技島讀 我是主持人 \
+                    本集節目由好讀書店贊助播出 今天聊晶片";
+
+        assert_eq!(remove(text), "我是主持人 今天聊晶片");
     }
 
     #[test]

@@ -33,6 +33,7 @@ fn synonyms_in_chinese_and_english_map_to_the_canonical_tag() {
         assert_eq!(vocabulary().canonical(synonym), Some("投資"), "{synonym}");
     }
     assert_eq!(vocabulary().canonical("台積電"), Some("半導體"));
+    assert_eq!(vocabulary().canonical("半导体"), Some("半導體"));
     assert_eq!(vocabulary().canonical("Machine Learning"), Some("人工智慧"));
     assert_eq!(vocabulary().canonical("颱風"), None);
     assert_eq!(vocabulary().canonical(""), None);
@@ -63,6 +64,22 @@ fn english_text_gets_the_same_canonical_tags() {
     let tags = vocabulary().tags_for("business", text, 2);
 
     assert_eq!(tags, ["投資", "創業"]);
+}
+
+#[test]
+fn the_words_inside_a_term_do_not_count_for_other_tags() {
+    // 毛利率 holds 利率 (a term of 貨幣政策) but is about earnings.
+    let tags = vocabulary().tags_for("business", "毛利率下滑", 5);
+
+    assert_eq!(tags, ["財報"]);
+}
+
+#[test]
+fn the_words_inside_a_longer_word_count_when_it_is_not_a_term() {
+    assert_eq!(
+        vocabulary().tags_for("business", "半導體產業", 5),
+        ["半導體"]
+    );
 }
 
 #[test]

@@ -1,7 +1,7 @@
 //! The rag service started in-process on a free port, as its binary would start it.
 
 use podwise_common::testing::{assert_healthy, channel, settings_with, spawn};
-use podwise_proto::rag::v1::AskRequest;
+use podwise_proto::rag::v1::IngestFeedRequest;
 use podwise_proto::rag::v1::rag_service_client::RagServiceClient;
 
 #[tokio::test]
@@ -27,16 +27,13 @@ async fn a_feature_not_built_yet_answers_unimplemented_and_names_itself() {
     let mut client = RagServiceClient::new(channel(service.addr));
 
     let status = client
-        .ask(AskRequest {
-            question: "hi".into(),
-            ..Default::default()
-        })
+        .ingest_feed(IngestFeedRequest::default())
         .await
         .expect_err("not built yet");
 
     assert_eq!(status.code(), tonic::Code::Unimplemented);
     assert!(
-        status.message().contains("question answering"),
+        status.message().contains("feed ingestion"),
         "{}",
         status.message()
     );

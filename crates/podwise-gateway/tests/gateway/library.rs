@@ -1,0 +1,395 @@
+//! The library through the product API, against the real RAG and LLM services (their
+//! built binaries as child processes, sharing the gateway's embedded stores): operators
+//! ingest transcripts and follow the jobs; listeners ask, stream, summarise and read
+//! their history; the OpenAI chat route answers as the `podwise-rag` model.
+
+use std::time::{Duration, Instant};
+
+use podwise_common::CancellationToken;
+use podwise_common::settings::ServiceName;
+use podwise_common::testing::{ServiceProcess, free_port, settings_with};
+use serde_json::{Value, json};
+use tempfile::TempDir;
+
+const OPERATOR_KEY: &str = "test-operator-key-0123456789";
+const PATIENCE: Duration = Duration::from_secs(90);
+
+struct Library {
+    base: String,
+    client: reqwest::Client,
+    shutdown: CancellationToken,
+    _rag: ServiceProcess,
+    _llm: ServiceProcess,
+    _data: TempDir,
+    _llm_data: TempDir,
+}
+
+impl Drop for Library {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+async fn start() -> Library {
+    let bin_dir = std::path::Path::new(env!("CARGO_BIN_EXE_podwise-gateway"))
+        .parent()
+        .expect("binary directory")
+        .to_owned();
+    let data = TempDir::new().expect("temp dir");
+    let llm_data = TempDir::new().expect("temp dir");
+    let llm = ServiceProcess::start(
+        &bin_dir,
+        ServiceName::Llm,
+        free_port(),
+        llm_data.path(),
+        &[],
+        PATIENCE,
+    )
+    .await;
+    let rag = ServiceProcess::start(
+        &bin_dir,
+        ServiceName::Rag,
+        free_port(),
+        data.path(),
+        &[("LLM_URL", &llm.url)],
+        PATIENCE,
+    )
+    .await;
+    let settings = settings_with(&[
+        ("PODWISE_DATA_DIR", data.path().to_str().expect("UTF-8")),
+        ("RAG_URL", &rag.url),
+        ("PODWISE_OPERATOR_KEYS", OPERATOR_KEY),
+    ]);
+    let gateway = podwise_gateway::build(&settings).await.expect("gateway");
+    let base = format!("http://{}", gateway.local_addr());
+    let shutdown = CancellationToken::new();
+    tokio::spawn(gateway.run_until_stopped(shutdown.clone()));
+    Library {
+        base,
+        client: reqwest::Client::new(),
+        shutdown,
+        _rag: rag,
+        _llm: llm,
+        _data: data,
+        _llm_data: llm_data,
+    }
+}
+
+fn transcripts() -> Value {
+    let segments = |sentences: &[&str]| -> Vec<Value> {
+        sentences
+            .iter()
+            .enumerate()
+            .map(|(i, text)| {
+                let start = i as f64 * 12.0;
+                json!({"start": start, "end": start + 11.5, "text": text})
+            })
+            .collect()
+    };
+    json!({"podcasts": [{
+        "id": "pod-study",
+        "title": "讀書方法研究室",
+        "category": "education",
+        "language": "zh-TW",
+        "episodes": [
+            {
+                "id": "ep-pomodoro",
+                "title": "番茄鐘工作法",
+                "published": "2024-03-01",
+                "segments": segments(&[
+                    "番茄鐘工作法把時間切成二十五分鐘的專注時段。",
+                    "每個時段結束後休息五分鐘，\
+                     四個時段之後休息十五到三十分鐘。",
+                    "這個方法由義大利人西里洛在一九八〇年代提出。",
+                    "它的名字來自一個番茄形狀的廚房計時器。",
+                ]),
+            },
+            {
+                "id": "ep-sleep",
+                "title": "睡眠與記憶",
+                "published": "2024-03-08",
+                "segments": segments(&[
+                    "睡眠時大腦會整理白天學到的東西。",
+                    "深層睡眠幫助把短期記憶轉成長期記憶。",
+                    "考前熬夜通宵反而會讓記憶變差。",
+                    "研究建議青少年每天睡八到十小時。",
+                ]),
+            },
+        ],
+    }]})
+}
+
+impl Library {
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    async fn ingest(&self) -> Vec<Value> {
+        let response = self
+            .client
+            .post(self.url("/api/v1/ingest/transcripts"))
+            .header("x-podwise-operator-key", OPERATOR_KEY)
+            .json(&transcripts())
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(response.status(), 202);
+        let body: Value = response.json().await.expect("json");
+        let jobs = body["jobs"].as_array().expect("jobs").clone();
+        let mut done = Vec::new();
+        for job in jobs {
+            done.push(self.wait_done(job["id"].as_str().expect("id")).await);
+        }
+        done
+    }
+
+    async fn wait_done(&self, id: &str) -> Value {
+        let started = Instant::now();
+        loop {
+            let job: Value = self
+                .client
+                .get(self.url(&format!("/api/v1/ingest/jobs/{id}")))
+                .bearer_auth(OPERATOR_KEY)
+                .send()
+                .await
+                .expect("request")
+                .json()
+                .await
+                .expect("json");
+            if job["state"] == "done" {
+                return job;
+            }
+            assert_ne!(job["state"], "failed", "{job}");
+            assert!(started.elapsed() < PATIENCE, "{job}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        let response = self
+            .client
+            .post(self.url(path))
+            .json(&body)
+            .send()
+            .await
+            .expect("request");
+        let status = response.status().as_u16();
+        (status, response.json().await.expect("json"))
+    }
+}
+
+#[tokio::test]
+async fn operators_ingest_and_follow_jobs_and_everyone_else_is_turned_away() {
+    let library = start().await;
+    let ingest = |key: Option<&str>| {
+        let request = library
+            .client
+            .post(library.url("/api/v1/ingest/transcripts"))
+            .json(&transcripts());
+        match key {
+            Some(key) => request.bearer_auth(key),
+            None => request,
+        }
+        .send()
+    };
+    let missing = ingest(None).await.expect("request");
+    assert_eq!(missing.status(), 401);
+    let wrong = ingest(Some("not-the-operator-key-at-all"))
+        .await
+        .expect("request");
+    assert_eq!(wrong.status(), 401);
+
+    let jobs = library.ingest().await;
+    assert_eq!(jobs.len(), 2);
+    assert!(
+        jobs.iter()
+            .all(|job| job["attempts"] == 1 && job["last_error"].is_null())
+    );
+
+    let listed: Value = library
+        .client
+        .get(library.url("/api/v1/ingest/jobs?state=done&podcast_id=pod-study"))
+        .bearer_auth(OPERATOR_KEY)
+        .send()
+        .await
+        .expect("request")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        listed["jobs"].as_array().expect("jobs").len(),
+        2,
+        "{listed}"
+    );
+
+    let bad_state = library
+        .client
+        .get(library.url("/api/v1/ingest/jobs?state=sleeping"))
+        .bearer_auth(OPERATOR_KEY)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(bad_state.status(), 400);
+    let unknown = library
+        .client
+        .get(library.url("/api/v1/ingest/jobs/no-such-job"))
+        .bearer_auth(OPERATOR_KEY)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(unknown.status(), 404);
+
+    let mut wrong_category = transcripts();
+    wrong_category["podcasts"][0]["category"] = json!("cooking");
+    let refused = library
+        .client
+        .post(library.url("/api/v1/ingest/transcripts"))
+        .bearer_auth(OPERATOR_KEY)
+        .json(&wrong_category)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(refused.status(), 400);
+    let body: Value = refused.json().await.expect("json");
+    assert!(
+        body["message"]
+            .as_str()
+            .expect("message")
+            .contains("cooking"),
+        "{body}"
+    );
+
+    let not_json = library
+        .client
+        .post(library.url("/api/v1/ingest/transcripts"))
+        .bearer_auth(OPERATOR_KEY)
+        .header("content-type", "text/plain")
+        .body("podcasts")
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(not_json.status(), 415);
+}
+
+#[tokio::test]
+async fn listeners_get_cited_moments_plain_streamed_summarised_and_in_their_history() {
+    let library = start().await;
+    library.ingest().await;
+
+    let (status, answer) = library
+        .post(
+            "/api/v1/ask",
+            json!({"question": "番茄鐘的一個時段是幾分鐘？"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["grounded"], true, "{answer}");
+    let first = &answer["citations"][0];
+    assert_eq!(first["title"], "番茄鐘工作法", "{answer}");
+    assert!(first["start"].as_f64().expect("start") < 12.0, "{first}");
+    assert!(
+        first["snippet"]
+            .as_str()
+            .expect("snippet")
+            .contains("二十五分鐘")
+    );
+
+    let (_, gated) = library
+        .post(
+            "/api/v1/ask",
+            json!({"question": "戚風蛋糕要怎麼烤才不會塌？"}),
+        )
+        .await;
+    assert_eq!(gated["grounded"], false, "{gated}");
+    assert_eq!(gated["citations"], json!([]));
+
+    // Streamed: citations first, then the text, then the whole answer.
+    let streamed = library
+        .client
+        .post(library.url("/api/v1/ask/stream"))
+        .json(&json!({"question": "熬夜對記憶有什麼影響？"}))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(streamed.headers()["content-type"], "text/event-stream");
+    let text = streamed.text().await.expect("body");
+    let events: Vec<&str> = text
+        .lines()
+        .filter_map(|line| line.strip_prefix("event: "))
+        .collect();
+    assert_eq!(events.first(), Some(&"citations"), "{text}");
+    assert_eq!(events.last(), Some(&"done"), "{text}");
+    assert!(events.contains(&"delta"), "{text}");
+    assert!(text.contains("睡眠與記憶"), "{text}");
+
+    // A listener's questions are theirs: a token is needed, and the history keeps them.
+    let (_, user) = library.post("/api/v1/users", json!({})).await;
+    let user_id = user["user_id"].as_str().expect("id");
+    let token = user["token"].as_str().expect("token");
+    let (status, _) = library
+        .post(
+            "/api/v1/ask",
+            json!({"question": "番茄鐘是誰提出的？", "user_id": user_id}),
+        )
+        .await;
+    assert_eq!(status, 401);
+    let asked: Value = library
+        .client
+        .post(library.url("/api/v1/ask"))
+        .bearer_auth(token)
+        .json(&json!({"question": "番茄鐘是誰提出的？", "user_id": user_id}))
+        .send()
+        .await
+        .expect("request")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(asked["grounded"], true, "{asked}");
+    let history: Value = library
+        .client
+        .get(library.url("/api/v1/chat-history"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("request")
+        .json()
+        .await
+        .expect("json");
+    let turns = history["turns"].as_array().expect("turns");
+    assert_eq!(turns.len(), 1, "{history}");
+    assert_eq!(turns[0]["question"], "番茄鐘是誰提出的？");
+    assert_eq!(turns[0]["session_id"], asked["session_id"]);
+
+    let (status, summary) = library
+        .post("/api/v1/summarize", json!({"query": "幫我總結睡眠與記憶"}))
+        .await;
+    assert_eq!(status, 200, "{summary}");
+    assert_eq!(summary["found"], true, "{summary}");
+    assert_eq!(summary["episode"]["title"], "睡眠與記憶");
+    assert!(
+        !summary["key_moments"]
+            .as_array()
+            .expect("moments")
+            .is_empty()
+    );
+
+    // Plain OpenAI clients get the answer as content and may read the citations.
+    let (status, completion) = library
+        .post(
+            "/v1/chat/completions",
+            json!({"model": "podwise-rag", "messages": [
+                {"role": "user", "content": "番茄鐘的名字是怎麼來的？"}
+            ]}),
+        )
+        .await;
+    assert_eq!(status, 200, "{completion}");
+    assert_eq!(completion["object"], "chat.completion");
+    assert!(completion["choices"][0]["message"]["content"].is_string());
+    assert_eq!(
+        completion["citations"][0]["title"], "番茄鐘工作法",
+        "{completion}"
+    );
+
+    let (status, empty) = library.post("/api/v1/ask", json!({"question": "  "})).await;
+    assert_eq!(status, 400, "{empty}");
+}

@@ -1,0 +1,10 @@
+//! The rag service's integration tests: the text pipeline on realistic transcripts, the
+//! shape of the retrieval fixture, and the service in-process on a free port with the
+//! real LLM service (its built binary, for real embeddings) beside it.
+
+mod fixture_shape;
+mod harness;
+mod health;
+mod ingestion;
+mod retrieval;
+mod text_pipeline;
