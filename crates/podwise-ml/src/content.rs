@@ -140,10 +140,11 @@ pub async fn fetch(client: &mut RagServiceClient<TracedChannel>) -> FetchedVecto
                     _ => "the RAG service refused the request",
                 };
                 tracing::warn!(
+                    reason = why,
                     code = ?status.code(),
                     message = status.message(),
-                    kept = fetched.episodes.len(),
-                    "{why}: training without content vectors for the rest"
+                    fetched = fetched.episodes.len(),
+                    "training without the content vectors not fetched"
                 );
                 return fetched;
             }

@@ -6,7 +6,7 @@
 //! [`evaluate`] picks the one that serves by held-out NDCG, and [`content`] adds the
 //! RAG service's episode vectors so new episodes can be found. [`training`] assembles a
 //! [`model::Model`], [`snapshot`] stores it, and the [`engine`] serves one while it
-//! trains the next. [`rank`] holds the rules every list obeys.
+//! trains the next. [`rank`] holds the rules every list obeys, and `observe` its metrics.
 
 pub mod cf;
 pub mod content;
