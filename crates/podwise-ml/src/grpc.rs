@@ -173,18 +173,14 @@ fn to_messages(model: &Model, picks: Vec<Pick>) -> Vec<Recommendation> {
                 podcast_id: episode.podcast_id.clone(),
                 score: pick.score,
                 reason: pick.reason,
-                source: source(pick.source, model).into(),
+                source: source(pick.source).into(),
             }
         })
         .collect()
 }
 
-fn source(source: Source, model: &Model) -> RecommendationSource {
+fn source(source: Source) -> RecommendationSource {
     match source {
-        // A model that fell back to popularity says so rather than claim to be personal.
-        Source::Collaborative if model.cf.kind == crate::cf::Candidate::Popularity => {
-            RecommendationSource::Popularity
-        }
         Source::Collaborative => RecommendationSource::Collaborative,
         Source::Content => RecommendationSource::Content,
         Source::Popularity => RecommendationSource::Popularity,

@@ -460,9 +460,17 @@ impl Model {
     }
 
     fn collaborative_pick(&self, item: u32, score: f32, profile: &Profile) -> Pick {
+        if self.cf.kind == crate::cf::Candidate::Popularity {
+            // Too little feedback for a personal model won the evaluation: say so.
+            return Pick {
+                score,
+                ..self.cold_pick(item, score, &Preferences::default())
+            };
+        }
         let because = strongest(&profile.positives)
             .into_iter()
             .map(|j| (j, self.cf.item_affinity(item, j)))
+            .filter(|&(_, affinity)| affinity > 0.0)
             .max_by(|a, b| a.1.total_cmp(&b.1))
             .map(|(j, _)| j);
         let reason = match because {

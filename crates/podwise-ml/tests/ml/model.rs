@@ -344,3 +344,30 @@ fn a_listener_who_joined_after_training_gets_personal_picks_from_their_first_lik
         );
     }
 }
+
+#[test]
+fn with_too_little_feedback_for_a_personal_model_picks_say_they_are_popular() {
+    // Two listeners with one like each: nothing can be held out, so popularity serves.
+    let mut world = two_taste_groups(12);
+    let first = world.events[0].clone();
+    let second = world
+        .events
+        .iter()
+        .find(|e| e.user_id != first.user_id)
+        .cloned()
+        .expect("a second listener");
+    world.events = vec![first.clone(), second];
+    // No content vectors either, so nothing personal is left to say.
+    let mut inputs = world.inputs();
+    inputs.vectors = Default::default();
+    let model = training::train(inputs, &settings());
+    assert_eq!(model.cf.kind.as_str(), "popularity");
+
+    let picks = recommend(&model, &first.user_id, 3);
+
+    assert!(!picks.cold_start);
+    for pick in &picks.items {
+        assert_eq!(pick.source, Source::Popularity);
+        assert!(pick.reason.starts_with("popular in "), "{:?}", pick.reason);
+    }
+}
