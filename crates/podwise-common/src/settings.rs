@@ -41,6 +41,7 @@ pub struct Settings {
     pub stt: SttSettings,
     pub tts: TtsSettings,
     pub rag: RagSettings,
+    pub ml: MlSettings,
 }
 
 impl Settings {
@@ -475,6 +476,43 @@ pub enum AnswerStyle {
     Generated,
     /// The best passages, quoted with their moments, and no language model.
     Extractive,
+}
+
+/// How the recommender reads feedback, trains and ranks.
+#[derive(Debug, Clone)]
+pub struct MlSettings {
+    /// What each kind of feedback is worth; negative kinds count against an episode.
+    pub weights: FeedbackWeights,
+    /// Feedback loses half its weight after this long (measured back from the newest
+    /// event); `None` keeps every event at full weight.
+    pub half_life: Option<Duration>,
+    /// How often the model is retrained in the background; `None` trains only on demand.
+    pub train_interval: Option<Duration>,
+    /// Latent dimensions of the matrix factorisation.
+    pub factors: usize,
+    /// Alternating least-squares sweeps per training.
+    pub iterations: usize,
+    /// L2 penalty on the factors.
+    pub regularization: f32,
+    /// How much more a unit of feedback weight counts than an unobserved episode
+    /// (the alpha of confidence-weighted ALS).
+    pub confidence: f32,
+    /// Neighbours kept per episode by the item-item model.
+    pub neighbours: usize,
+    /// Most episodes of one podcast in a list.
+    pub max_per_podcast: usize,
+    /// The largest `k` a request may ask for.
+    pub max_k: u32,
+}
+
+/// The weight of each kind of feedback in the interaction matrix.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FeedbackWeights {
+    pub liked: f32,
+    pub completed: f32,
+    pub preview_played: f32,
+    pub skipped: f32,
+    pub disliked: f32,
 }
 
 /// One setting that could not be accepted.

@@ -6,8 +6,9 @@
 //! request an id, a span and metrics, [`objects`] serves the embedded object store's
 //! signed URLs, [`openai`] relays the OpenAI-compatible routes to the LLM, STT and TTS
 //! services, [`ask`] the questions, summaries and chat history answered by the RAG
-//! service, [`ingest`] the operators' ingestion, [`speech`] serves the product API's
-//! transcription from an [`upload`],
+//! service, [`ingest`] the operators' ingestion, [`recommend`] the recommendations,
+//! similar episodes and the operators' training and evaluation by the ml service,
+//! [`speech`] serves the product API's transcription from an [`upload`],
 //! [`tts`] its speech synthesis from a [`json_body`], [`users`] the listeners and their
 //! preferences, [`auth`] tells listeners and operators apart, and [`api_error`] turns
 //! every failure into one JSON shape.
@@ -21,6 +22,7 @@ mod objects;
 pub mod observe;
 mod openai;
 mod probes;
+mod recommend;
 mod routes;
 mod speech;
 mod tts;

@@ -8,7 +8,7 @@ use podwise_common::ServiceError;
 use podwise_common::stores::objects::SIGNED_OBJECT_PATH;
 
 use crate::api_error::ApiError;
-use crate::{AppState, ask, ingest, objects, openai, probes, speech, tts, users};
+use crate::{AppState, ask, ingest, objects, openai, probes, recommend, speech, tts, users};
 
 pub(crate) fn configure(config: &mut web::ServiceConfig, state: &web::Data<AppState>) {
     let limit = state.settings.api.max_body_bytes;
@@ -121,6 +121,26 @@ pub(crate) fn configure(config: &mut web::ServiceConfig, state: &web::Data<AppSt
             "/api/v1/ingest/jobs/{id}",
             Method::GET,
             web::get().to(ingest::job),
+        ))
+        .service(only(
+            "/api/v1/recommendations",
+            Method::GET,
+            web::get().to(recommend::recommendations),
+        ))
+        .service(only(
+            "/api/v1/episodes/{id}/similar",
+            Method::GET,
+            web::get().to(recommend::similar),
+        ))
+        .service(only(
+            "/api/v1/ml/train",
+            Method::POST,
+            web::post().to(recommend::train),
+        ))
+        .service(only(
+            "/api/v1/ml/evaluate",
+            Method::GET,
+            web::get().to(recommend::evaluate),
         ))
         .default_service(web::to(not_found));
 }

@@ -118,6 +118,24 @@ pub const VARIABLES: &[(&str, &str)] = &[
     ("PODWISE_RAG_MAX_QUESTION_CHARS", "rag.max_question_chars"),
     ("PODWISE_RAG_CITATIONS", "rag.citations"),
     ("PODWISE_RAG_MIN_RELEVANCE", "rag.min_relevance"),
+    // The recommender.
+    ("PODWISE_ML_WEIGHT_LIKED", "ml.weight_liked"),
+    ("PODWISE_ML_WEIGHT_COMPLETED", "ml.weight_completed"),
+    (
+        "PODWISE_ML_WEIGHT_PREVIEW_PLAYED",
+        "ml.weight_preview_played",
+    ),
+    ("PODWISE_ML_WEIGHT_SKIPPED", "ml.weight_skipped"),
+    ("PODWISE_ML_WEIGHT_DISLIKED", "ml.weight_disliked"),
+    ("PODWISE_ML_HALF_LIFE_DAYS", "ml.half_life_days"),
+    ("PODWISE_ML_TRAIN_INTERVAL_SECS", "ml.train_interval_secs"),
+    ("PODWISE_ML_FACTORS", "ml.factors"),
+    ("PODWISE_ML_ITERATIONS", "ml.iterations"),
+    ("PODWISE_ML_REGULARIZATION", "ml.regularization"),
+    ("PODWISE_ML_CONFIDENCE", "ml.confidence"),
+    ("PODWISE_ML_NEIGHBOURS", "ml.neighbours"),
+    ("PODWISE_ML_MAX_PER_PODCAST", "ml.max_per_podcast"),
+    ("PODWISE_ML_MAX_K", "ml.max_k"),
 ];
 
 /// Variables whose presence alone means "talk to the cluster's stores".

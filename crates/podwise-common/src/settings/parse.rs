@@ -297,6 +297,7 @@ pub(super) fn parse(sources: &Sources) -> Result<Settings, SettingsError> {
             p.problem(variable, "must be at least 1");
         }
     }
+    let ml = ml_settings(&mut p);
 
     if !p.problems.is_empty() {
         return Err(SettingsError {
@@ -323,7 +324,72 @@ pub(super) fn parse(sources: &Sources) -> Result<Settings, SettingsError> {
         stt,
         tts,
         rag,
+        ml,
     })
+}
+
+fn ml_settings(p: &mut Parser<'_>) -> MlSettings {
+    let weights = FeedbackWeights {
+        liked: p.decimal("PODWISE_ML_WEIGHT_LIKED", 4.0),
+        completed: p.decimal("PODWISE_ML_WEIGHT_COMPLETED", 3.0),
+        preview_played: p.decimal("PODWISE_ML_WEIGHT_PREVIEW_PLAYED", 1.0),
+        skipped: p.decimal("PODWISE_ML_WEIGHT_SKIPPED", -1.0),
+        disliked: p.decimal("PODWISE_ML_WEIGHT_DISLIKED", -4.0),
+    };
+    for (variable, weight) in [
+        ("PODWISE_ML_WEIGHT_LIKED", weights.liked),
+        ("PODWISE_ML_WEIGHT_COMPLETED", weights.completed),
+        ("PODWISE_ML_WEIGHT_PREVIEW_PLAYED", weights.preview_played),
+    ] {
+        if weight <= 0.0 {
+            p.problem(variable, "must be above 0: it is a sign of interest");
+        }
+    }
+    if weights.disliked > 0.0 {
+        p.problem("PODWISE_ML_WEIGHT_DISLIKED", "must be 0 or below");
+    }
+    if weights.skipped > 0.0 {
+        p.problem("PODWISE_ML_WEIGHT_SKIPPED", "must be 0 or below");
+    }
+    let half_life_days = p.decimal("PODWISE_ML_HALF_LIFE_DAYS", 90.0f32);
+    if half_life_days < 0.0 {
+        p.problem("PODWISE_ML_HALF_LIFE_DAYS", "must be 0 (no decay) or more");
+    }
+    let train_interval_secs = p.number("PODWISE_ML_TRAIN_INTERVAL_SECS", 3600u64);
+    let ml = MlSettings {
+        weights,
+        half_life: (half_life_days > 0.0)
+            .then(|| Duration::from_secs_f64(f64::from(half_life_days) * 86_400.0)),
+        train_interval: (train_interval_secs > 0).then(|| Duration::from_secs(train_interval_secs)),
+        factors: p.number("PODWISE_ML_FACTORS", 32usize),
+        iterations: p.number("PODWISE_ML_ITERATIONS", 15usize),
+        regularization: p.decimal("PODWISE_ML_REGULARIZATION", 30.0),
+        confidence: p.decimal("PODWISE_ML_CONFIDENCE", 0.5),
+        neighbours: p.number("PODWISE_ML_NEIGHBOURS", 100usize),
+        max_per_podcast: p.number("PODWISE_ML_MAX_PER_PODCAST", 1usize),
+        max_k: p.number("PODWISE_ML_MAX_K", 100u32),
+    };
+    for (variable, value) in [
+        ("PODWISE_ML_FACTORS", ml.factors),
+        ("PODWISE_ML_ITERATIONS", ml.iterations),
+        ("PODWISE_ML_NEIGHBOURS", ml.neighbours),
+        ("PODWISE_ML_MAX_PER_PODCAST", ml.max_per_podcast),
+        ("PODWISE_ML_MAX_K", ml.max_k as usize),
+    ] {
+        if value == 0 {
+            p.problem(variable, "must be at least 1");
+        }
+    }
+    if ml.factors > 512 {
+        p.problem("PODWISE_ML_FACTORS", "must be at most 512");
+    }
+    if ml.regularization < 0.0 {
+        p.problem("PODWISE_ML_REGULARIZATION", "must be 0 or more");
+    }
+    if ml.confidence <= 0.0 {
+        p.problem("PODWISE_ML_CONFIDENCE", "must be above 0");
+    }
+    ml
 }
 
 struct Parser<'a> {
@@ -398,6 +464,14 @@ impl Parser<'_> {
             raw.trim()
                 .parse::<T>()
                 .map_err(|_| format!("'{raw}' is not a valid whole number in range"))
+        })
+    }
+
+    /// A finite decimal number such as `0.05` or `-1`.
+    fn decimal(&mut self, variable: &str, default: f32) -> f32 {
+        self.parsed(variable, default, |raw| match raw.trim().parse::<f32>() {
+            Ok(value) if value.is_finite() => Ok(value),
+            _ => Err(format!("'{raw}' is not a decimal number")),
         })
     }
 

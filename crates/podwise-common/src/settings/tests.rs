@@ -469,3 +469,42 @@ fn bad_tts_settings_are_all_reported_by_name() {
         ]
     );
 }
+
+#[test]
+fn the_recommender_defaults_apply_and_zero_turns_decay_and_the_schedule_off() {
+    let ml = load(&[]).expect("defaults are valid").ml;
+    assert_eq!(ml.weights.liked, 4.0);
+    assert_eq!(ml.half_life, Some(Duration::from_secs(90 * 86_400)));
+    assert_eq!(ml.train_interval, Some(Duration::from_secs(3600)));
+    assert_eq!((ml.factors, ml.max_per_podcast, ml.max_k), (32, 1, 100));
+
+    let ml = load(&[
+        ("PODWISE_ML_HALF_LIFE_DAYS", "0"),
+        ("PODWISE_ML_TRAIN_INTERVAL_SECS", "0"),
+        ("PODWISE_ML_WEIGHT_SKIPPED", "-0.5"),
+    ])
+    .expect("valid")
+    .ml;
+    assert_eq!((ml.half_life, ml.train_interval), (None, None));
+    assert_eq!(ml.weights.skipped, -0.5);
+}
+
+#[test]
+fn recommender_weights_with_the_wrong_sign_are_all_reported() {
+    let error = load(&[
+        ("PODWISE_ML_WEIGHT_LIKED", "-1"),
+        ("PODWISE_ML_WEIGHT_DISLIKED", "2"),
+        ("PODWISE_ML_REGULARIZATION", "a lot"),
+        ("PODWISE_ML_MAX_K", "0"),
+    ])
+    .expect_err("invalid");
+    assert_eq!(
+        error.variables(),
+        [
+            "PODWISE_ML_WEIGHT_LIKED",
+            "PODWISE_ML_WEIGHT_DISLIKED",
+            "PODWISE_ML_REGULARIZATION",
+            "PODWISE_ML_MAX_K",
+        ]
+    );
+}

@@ -6,6 +6,7 @@ mod library;
 mod objects;
 mod openai;
 mod ready;
+mod recommend;
 mod speech;
 mod tts;
 mod users;

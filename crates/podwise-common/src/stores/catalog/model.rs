@@ -136,6 +136,8 @@ text_enum!(
         Liked => "liked",
         Disliked => "disliked",
         Skipped => "skipped",
+        // Listened to the end: a strong sign of interest, and never offered again.
+        Completed => "completed",
     }
 );
 
@@ -185,6 +187,31 @@ impl Page {
     pub(super) fn offset(self) -> i64 {
         i64::from(self.offset)
     }
+}
+
+/// What the recommender needs to know about one episode: its show, the show's category
+/// and rating, and its tags.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EpisodeSummary {
+    pub id: String,
+    pub podcast_id: String,
+    pub title: String,
+    pub category_id: String,
+    pub podcast_rating: Option<f64>,
+    /// Unix milliseconds.
+    pub published_at: Option<i64>,
+    /// Sorted, without duplicates.
+    pub tags: Vec<String>,
+}
+
+#[derive(sqlx::FromRow)]
+pub(super) struct EpisodeSummaryRow {
+    pub id: String,
+    pub podcast_id: String,
+    pub title: String,
+    pub category_id: String,
+    pub podcast_rating: Option<f64>,
+    pub published_at: Option<i64>,
 }
 
 /// A tag and how many episodes of a category carry it.

@@ -4,10 +4,10 @@ use std::collections::BTreeMap;
 
 use sqlx::AssertSqlSafe;
 
-use super::model::{EPISODE_COLUMNS, EpisodeRow};
+use super::model::{EPISODE_COLUMNS, EpisodeRow, EpisodeSummaryRow};
 use super::{
-    Catalog, Category, Episode, NewEpisode, Page, Podcast, Pool, StoreError, TagCount,
-    TranscriptStatus, db_error, new_id, now_ms, on_pool,
+    Catalog, Category, Episode, EpisodeSummary, NewEpisode, Page, Podcast, Pool, StoreError,
+    TagCount, TranscriptStatus, db_error, new_id, now_ms, on_pool,
 };
 
 impl Catalog {
@@ -292,6 +292,42 @@ impl Catalog {
             return Err(StoreError::NotFound(format!("no episode {episode_id}")));
         }
         Ok(())
+    }
+
+    /// Every episode with its show's category and rating and its tags, in id order: the
+    /// candidates the recommender ranks. Two queries whatever the catalog's size.
+    ///
+    /// # Errors
+    /// When the database is unavailable.
+    pub async fn episode_index(&self) -> Result<Vec<EpisodeSummary>, StoreError> {
+        self.ready().await?;
+        let episodes = "SELECT e.id AS id, e.podcast_id AS podcast_id, e.title AS title, \
+                        p.category_id AS category_id, p.rating AS podcast_rating, \
+                        e.published_at AS published_at \
+                        FROM episodes e JOIN podcasts p ON p.id = e.podcast_id ORDER BY e.id";
+        let tags = "SELECT episode_id, tag FROM episode_tags ORDER BY episode_id, tag";
+        type Rows = (Vec<EpisodeSummaryRow>, Vec<(String, String)>);
+        let (rows, pairs): Rows = on_pool!(self, pool => {
+            let rows = sqlx::query_as(episodes).fetch_all(pool).await;
+            let pairs = sqlx::query_as(tags).fetch_all(pool).await;
+            (rows.map_err(db_error)?, pairs.map_err(db_error)?)
+        });
+        let mut tags: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for (episode_id, tag) in pairs {
+            tags.entry(episode_id).or_default().push(tag);
+        }
+        Ok(rows
+            .into_iter()
+            .map(|row| EpisodeSummary {
+                tags: tags.remove(&row.id).unwrap_or_default(),
+                id: row.id,
+                podcast_id: row.podcast_id,
+                title: row.title,
+                category_id: row.category_id,
+                podcast_rating: row.podcast_rating,
+                published_at: row.published_at,
+            })
+            .collect())
     }
 
     /// Attaches each episode's tags with one query for the whole list.
