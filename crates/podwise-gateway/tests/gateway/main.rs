@@ -5,5 +5,6 @@ mod end_to_end;
 mod objects;
 mod openai;
 mod ready;
+mod round_trip;
 mod speech;
 mod tts;

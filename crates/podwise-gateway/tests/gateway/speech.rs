@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 use self::double::ScriptedStt;
 use crate::openai::{spawn_stand_in, start_gateway, start_gateway_before};
 
-const BOUNDARY: &str = "podwise-test-boundary";
+pub(crate) const BOUNDARY: &str = "podwise-test-boundary";
 
 /// The gateway in front of a scripted STT service.
 struct Speech {
@@ -86,12 +86,12 @@ impl Speech {
 }
 
 /// One part of a multipart body: a file or a text field, as raw bytes.
-enum Part<'a> {
+pub(crate) enum Part<'a> {
     File(&'a str, &'a [u8]),
     Field(&'a str, &'a [u8]),
 }
 
-fn multipart(parts: &[Part<'_>]) -> Vec<u8> {
+pub(crate) fn multipart(parts: &[Part<'_>]) -> Vec<u8> {
     let mut body = Vec::new();
     for part in parts {
         body.extend_from_slice(format!("--{BOUNDARY}\r\n").as_bytes());
