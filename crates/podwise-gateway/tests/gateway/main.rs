@@ -2,6 +2,7 @@
 //! by the operator scripts.
 
 mod end_to_end;
+mod harness;
 mod objects;
 mod openai;
 mod ready;

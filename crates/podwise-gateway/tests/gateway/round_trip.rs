@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use podwise_common::testing::settings_with;
 use serde_json::{Value, json};
 
-use crate::openai::start_gateway;
+use crate::harness::Gateway;
 use crate::speech::{BOUNDARY, Part, multipart};
 
 /// A few short sentences, so the test stays quick; with pauses between them, so the
@@ -39,12 +39,12 @@ async fn english_spoken_by_joe_is_transcribed_back_with_ordered_segment_times() 
     let mut stt = ServiceProcess::start("stt", scratch.path());
     tts.wait_until_ready().await;
     stt.wait_until_ready().await;
-    let (base, shutdown, gateway) = start_gateway(&settings_with(&[
+    let gateway = Gateway::start(&settings_with(&[
         ("TTS_URL", &tts.url()),
         ("STT_URL", &stt.url()),
     ]))
     .await;
-    let http = reqwest::Client::new();
+    let (base, http) = (&gateway.base, reqwest::Client::new());
 
     let spoken = http
         .post(format!("{base}/api/v1/tts/synthesize"))
@@ -92,11 +92,7 @@ async fn english_spoken_by_joe_is_transcribed_back_with_ordered_segment_times() 
     );
     assert_segment_times_are_ordered_within(&transcript["segments"], audio_seconds);
 
-    shutdown.cancel();
-    gateway
-        .await
-        .expect("join the gateway")
-        .expect("the gateway stops cleanly");
+    gateway.stop().await;
 }
 
 /// Every segment starts before it ends, inside the audio, and no earlier than the one
