@@ -18,7 +18,8 @@ mod whisper_cpp;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use podwise_stt::whisper::{ComputeType, ggml_export};
+use podwise_stt::whisper::ComputeType;
+use podwise_stt::whisper::ggml_export::{self, Matrices};
 
 use crate::clips::Clip;
 use crate::podwise::Podwise;
@@ -63,7 +64,9 @@ fn main() {
 
     let clips = clips::all();
     let cache = Path::new(env!("CARGO_TARGET_TMPDIR"));
-    let exported = ggml_export::export_cached(&model_dir, cache).unwrap_or_else(|e| panic!("{e}"));
+    let matrices = cpp_matrices();
+    let exported =
+        ggml_export::export_cached(&model_dir, cache, matrices).unwrap_or_else(|e| panic!("{e}"));
     eprintln!(
         "{} the ggml export {} ({} tensors, {} tokens)",
         if exported.reused { "reusing" } else { "wrote" },
@@ -111,7 +114,7 @@ fn main() {
         clip.encode_seconds = Some(encode);
     }
 
-    report(&clips, runs, &measured);
+    report(&clips, runs, matrices, &measured);
 }
 
 /// One engine's medians, clip by clip.
@@ -130,6 +133,16 @@ impl Engine {
             tag,
             clips: Vec::new(),
         }
+    }
+}
+
+/// The matrices whisper.cpp multiplies: `WHISPER_CPP_MATRICES=f32`, else f16 as stored
+/// (f32 is for telling arithmetic apart from method, not for the comparison of speed).
+fn cpp_matrices() -> Matrices {
+    match std::env::var("WHISPER_CPP_MATRICES").as_deref() {
+        Ok("f32") => Matrices::F32,
+        Ok("f16") | Err(_) => Matrices::F16,
+        Ok(other) => panic!("WHISPER_CPP_MATRICES={other}: use f16 or f32"),
     }
 }
 
@@ -241,7 +254,7 @@ fn totals(clips: &[Clip], measured: &[Measured], per_clip: &mut Vec<f64>) -> Tot
     t
 }
 
-fn report(clips: &[Clip], runs: usize, engines: &[Engine]) {
+fn report(clips: &[Clip], runs: usize, matrices: Matrices, engines: &[Engine]) {
     let mut errors: Vec<Vec<f64>> = vec![Vec::new(); engines.len()];
     let totals: Vec<Totals> = engines
         .iter()
@@ -253,8 +266,8 @@ fn report(clips: &[Clip], runs: usize, engines: &[Engine]) {
     let cpp = engines.len() - 1;
 
     println!(
-        "Whisper base (CTranslate2 f16 weights), one thread, median of {runs} runs; \
-         whisper.cpp {}",
+        "Whisper base (CTranslate2 f16 weights), one thread, median of {runs} runs;\n\
+         whisper.cpp {} on {matrices:?} matrices",
         WhisperCpp::version()
     );
     println!(
@@ -337,7 +350,7 @@ fn report(clips: &[Clip], runs: usize, engines: &[Engine]) {
         let met = ratio <= TARGET_RATIO && ours_wer <= cpp_wer;
         println!(
             "  target (time <= {TARGET_RATIO:.2}x whisper.cpp's, English WER <= \
-             whisper.cpp's): {} (time {ratio:.2}x, WER {:.1}% vs {:.1}%, {} vs {} edits)",
+             whisper.cpp's): {}\n    (time {ratio:.2}x, WER {:.1}% vs {:.1}%, {} vs {} edits)",
             if met { "met" } else { "NOT met" },
             ours_wer * 100.0,
             cpp_wer * 100.0,
