@@ -18,8 +18,7 @@ mod whisper_cpp;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use podwise_stt::whisper::ComputeType;
-use podwise_stt::whisper::ggml_export::{self, Matrices};
+use podwise_stt::whisper::{ComputeType, ggml_export};
 
 use crate::clips::Clip;
 use crate::podwise::Podwise;
@@ -64,9 +63,7 @@ fn main() {
 
     let clips = clips::all();
     let cache = Path::new(env!("CARGO_TARGET_TMPDIR"));
-    let matrices = cpp_matrices();
-    let exported =
-        ggml_export::export_cached(&model_dir, cache, matrices).unwrap_or_else(|e| panic!("{e}"));
+    let exported = ggml_export::export_cached(&model_dir, cache).unwrap_or_else(|e| panic!("{e}"));
     eprintln!(
         "{} the ggml export {} ({} tensors, {} tokens)",
         if exported.reused { "reusing" } else { "wrote" },
@@ -114,7 +111,7 @@ fn main() {
         clip.encode_seconds = Some(encode);
     }
 
-    report(&clips, runs, matrices, &measured);
+    report(&clips, runs, &measured);
 }
 
 /// One engine's medians, clip by clip.
@@ -133,16 +130,6 @@ impl Engine {
             tag,
             clips: Vec::new(),
         }
-    }
-}
-
-/// The matrices whisper.cpp multiplies: `WHISPER_CPP_MATRICES=f32`, else f16 as stored
-/// (f32 is for telling arithmetic apart from method, not for the comparison of speed).
-fn cpp_matrices() -> Matrices {
-    match std::env::var("WHISPER_CPP_MATRICES").as_deref() {
-        Ok("f32") => Matrices::F32,
-        Ok("f16") | Err(_) => Matrices::F16,
-        Ok(other) => panic!("WHISPER_CPP_MATRICES={other}: use f16 or f32"),
     }
 }
 
@@ -254,7 +241,7 @@ fn totals(clips: &[Clip], measured: &[Measured], per_clip: &mut Vec<f64>) -> Tot
     t
 }
 
-fn report(clips: &[Clip], runs: usize, matrices: Matrices, engines: &[Engine]) {
+fn report(clips: &[Clip], runs: usize, engines: &[Engine]) {
     let mut errors: Vec<Vec<f64>> = vec![Vec::new(); engines.len()];
     let totals: Vec<Totals> = engines
         .iter()
@@ -267,7 +254,7 @@ fn report(clips: &[Clip], runs: usize, matrices: Matrices, engines: &[Engine]) {
 
     println!(
         "Whisper base (CTranslate2 f16 weights), one thread, median of {runs} runs;\n\
-         whisper.cpp {} on {matrices:?} matrices",
+         whisper.cpp {} on the f16 matrices",
         WhisperCpp::version()
     );
     println!(

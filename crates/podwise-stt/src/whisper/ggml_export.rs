@@ -10,8 +10,7 @@
 //! itself); then each tensor as i32 rank, i32 name length, i32 type (0 f32, 1 f16), the
 //! dimensions innermost first, the name and the data. Tensors carry the names of OpenAI's
 //! checkpoint (`encoder.blocks.0.attn.query.weight`); matrices and convolution kernels
-//! are f16 (or f32, [`Matrices`]), biases, norms and positional tables f32, which is what
-//! the loader allocates.
+//! are f16, biases, norms and positional tables f32, which is what the loader allocates.
 //!
 //! CTranslate2 fuses the projections whisper.cpp keeps apart: self-attention's queries,
 //! keys and values are one `[3d, d]` matrix, cross-attention's keys and values one
@@ -30,40 +29,8 @@ use super::mel;
 
 /// `ggml` in the order whisper.cpp compares it.
 const MAGIC: u32 = 0x6767_6d6c;
-/// How the exported file keeps its matrices and convolution kernels.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum Matrices {
-    /// f16, as the CTranslate2 file stores them: what whisper.cpp is usually run on.
-    #[default]
-    F16,
-    /// f32: whisper.cpp then multiplies in f32, as the engine does, which tells a
-    /// difference of arithmetic apart from one of method.
-    F32,
-}
-
-impl Matrices {
-    /// whisper.cpp's file type code: `GGML_FTYPE_ALL_F32` or `GGML_FTYPE_MOSTLY_F16`.
-    fn ftype(self) -> i32 {
-        match self {
-            Self::F32 => 0,
-            Self::F16 => 1,
-        }
-    }
-
-    fn kind(self) -> Kind {
-        match self {
-            Self::F32 => Kind::F32,
-            Self::F16 => Kind::F16,
-        }
-    }
-
-    fn suffix(self) -> &'static str {
-        match self {
-            Self::F32 => "f32",
-            Self::F16 => "f16",
-        }
-    }
-}
+/// whisper.cpp's code for "matrices in f16": `GGML_FTYPE_MOSTLY_F16`.
+const FTYPE_MOSTLY_F16: i32 = 1;
 /// Bumped whenever the written bytes change, so a cached file from an older exporter is
 /// not reused.
 const FORMAT_REVISION: u32 = 1;
@@ -110,18 +77,13 @@ pub struct Exported {
 /// # Errors
 /// [`ExportError::Io`] when a file cannot be read or written, [`ExportError::Invalid`]
 /// naming the missing or misshapen variable or token.
-pub fn export_cached(
-    model_dir: &Path,
-    cache_dir: &Path,
-    matrices: Matrices,
-) -> Result<Exported, ExportError> {
+pub fn export_cached(model_dir: &Path, cache_dir: &Path) -> Result<Exported, ExportError> {
     let name = model_dir
         .file_name()
         .and_then(|n| n.to_str())
         .unwrap_or("whisper");
-    let suffix = matrices.suffix();
-    let path = cache_dir.join(format!("{name}-{suffix}.ggml"));
-    let stamp_path = cache_dir.join(format!("{name}-{suffix}.ggml.source"));
+    let path = cache_dir.join(format!("{name}-f16.ggml"));
+    let stamp_path = cache_dir.join(format!("{name}-f16.ggml.source"));
     let stamp = source_stamp(model_dir)?;
     let previous = std::fs::read_to_string(&stamp_path).unwrap_or_default();
     if previous.starts_with(&stamp) && path.exists() {
@@ -137,7 +99,7 @@ pub fn export_cached(
     // Written beside the target and renamed, so an interrupted export leaves no file that
     // looks complete.
     let partial = path.with_extension("partial");
-    let (tensors, tokens) = export(model_dir, &partial, matrices)?;
+    let (tensors, tokens) = export(model_dir, &partial)?;
     std::fs::rename(&partial, &path).map_err(io(&path))?;
     let stamp = format!("{stamp}\ntensors {tensors}\ntokens {tokens}\n");
     std::fs::write(&stamp_path, &stamp).map_err(io(&stamp_path))?;
@@ -154,11 +116,7 @@ pub fn export_cached(
 ///
 /// # Errors
 /// As [`export_cached`].
-pub fn export(
-    model_dir: &Path,
-    out: &Path,
-    matrices: Matrices,
-) -> Result<(usize, usize), ExportError> {
+pub fn export(model_dir: &Path, out: &Path) -> Result<(usize, usize), ExportError> {
     let model_path = model_dir.join("model.bin");
     let bytes = std::fs::read(&model_path).map_err(io(&model_path))?;
     let bad = |e: Ct2Error| invalid(model_dir, e.0);
@@ -172,7 +130,6 @@ pub fn export(
         out: BufWriter::new(File::create(out).map_err(io(out))?),
         path: out,
         tensors: 0,
-        matrices,
     };
     x.header(&dims)?;
     let (bins, filters) = mel::filter_matrix(dims.mels);
@@ -208,7 +165,6 @@ struct Export<'f, 'a> {
     out: BufWriter<File>,
     path: &'f Path,
     tensors: usize,
-    matrices: Matrices,
 }
 
 impl Export<'_, '_> {
@@ -260,7 +216,7 @@ impl Export<'_, '_> {
             .iter()
             .map(|&v| self.int(v))
             .collect::<Result<Vec<_>, _>>()?;
-        ints.push(self.matrices.ftype());
+        ints.push(FTYPE_MOSTLY_F16);
         self.bytes(&MAGIC.to_le_bytes())?;
         self.i32s(&ints)
     }
@@ -320,8 +276,7 @@ impl Export<'_, '_> {
                 t.narrow(0, i * rows, rows)
                     .map_err(|e| invalid(dir, format!("{from}: {e}")))
             };
-            let kind = self.matrices.kind();
-            self.put(&format!("{to}.weight"), &cut(&weight)?, kind)?;
+            self.put(&format!("{to}.weight"), &cut(&weight)?, Kind::F16)?;
             if has_bias {
                 self.put(&format!("{to}.bias"), &cut(&bias)?, Kind::F32)?;
             }
@@ -338,11 +293,7 @@ impl Export<'_, '_> {
             let bias = bias
                 .reshape((d, 1))
                 .map_err(|e| invalid(self.dir, e.to_string()))?;
-            self.put(
-                &format!("encoder.{conv}.weight"),
-                &kernel,
-                self.matrices.kind(),
-            )?;
+            self.put(&format!("encoder.{conv}.weight"), &kernel, Kind::F16)?;
             self.put(&format!("encoder.{conv}.bias"), &bias, Kind::F32)?;
         }
         let positions = self.get("encoder/position_encodings/encodings", &[dims.audio_ctx, d])?;
@@ -363,11 +314,7 @@ impl Export<'_, '_> {
     fn decoder(&mut self, dims: &Dims) -> Result<(), ExportError> {
         let d = dims.width;
         let embedding = self.get("decoder/embeddings/weight", &[dims.vocab, d])?;
-        self.put(
-            "decoder.token_embedding.weight",
-            &embedding,
-            self.matrices.kind(),
-        )?;
+        self.put("decoder.token_embedding.weight", &embedding, Kind::F16)?;
         let positions = self.get("decoder/position_encodings/encodings", &[dims.text_ctx, d])?;
         self.put("decoder.positional_embedding", &positions, Kind::F32)?;
         for i in 0..dims.decoder_layers {
@@ -594,8 +541,7 @@ mod tests {
     #[test]
     fn a_model_directory_without_a_model_names_the_missing_file() {
         let dir = tempfile::tempdir().expect("a temporary directory");
-        let out = dir.path().join("out.ggml");
-        let err = export(dir.path(), &out, Matrices::F16).expect_err("nothing to export");
+        let err = export(dir.path(), &dir.path().join("out.ggml")).expect_err("nothing to export");
         assert!(err.to_string().contains("model.bin"), "{err}");
     }
 

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use podwise_stt::whisper::ggml_export::{self, Matrices};
+use podwise_stt::whisper::ggml_export;
 use whisper_rs::{FullParams, SamplingStrategy, WhisperContext, WhisperContextParameters};
 
 use crate::speech::{model_dir, speak, word_error_rate};
@@ -12,7 +12,7 @@ const SENTENCE: &str = "Podcasts are a wonderful way to learn something new ever
 
 fn export(model: &str, dir: &Path) -> PathBuf {
     let out = dir.join(format!("{model}.ggml"));
-    ggml_export::export(&model_dir().join("stt").join(model), &out, Matrices::F16)
+    ggml_export::export(&model_dir().join("stt").join(model), &out)
         .unwrap_or_else(|e| panic!("{e}"));
     out
 }
@@ -63,10 +63,8 @@ fn whisper_cpp_loads_the_exported_base_model_and_transcribes_english_speech() {
 fn whisper_cpp_refuses_an_export_with_a_tensor_name_it_does_not_know() {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let source = model_dir().join("stt/whisper-tiny.en");
-    let first = ggml_export::export_cached(&source, dir.path(), Matrices::F16)
-        .unwrap_or_else(|e| panic!("{e}"));
-    let again = ggml_export::export_cached(&source, dir.path(), Matrices::F16)
-        .unwrap_or_else(|e| panic!("{e}"));
+    let first = ggml_export::export_cached(&source, dir.path()).unwrap_or_else(|e| panic!("{e}"));
+    let again = ggml_export::export_cached(&source, dir.path()).unwrap_or_else(|e| panic!("{e}"));
     assert!(
         !first.reused && again.reused,
         "the second export reuses the first"
