@@ -1,12 +1,13 @@
 //! Transcribes one WAV file (16 kHz mono 16-bit PCM, at most 30 s) and prints the segments
 //! and the time taken: `cargo run --release -p podwise-stt --example whisper_window --
 //! MODEL_DIR FILE.wav [THREADS] [RUNS]`; `WHISPER_LANGUAGE=zh` forces a language,
-//! `WHISPER_PROMPT=...` gives a prompt, `WHISPER_WORDS=1` times the words too.
+//! `WHISPER_PROMPT=...` gives a prompt, `WHISPER_WORDS=1` times the words too,
+//! `WHISPER_COMPUTE_TYPE=float32` keeps the decoder in f32.
 
 use std::path::Path;
 use std::time::Instant;
 
-use podwise_stt::whisper::{DecodeOptions, Whisper};
+use podwise_stt::whisper::{ComputeType, DecodeOptions, Whisper};
 
 fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
@@ -20,7 +21,12 @@ fn main() -> anyhow::Result<()> {
     let threads = rest.first().map_or(Ok(1), |t| t.parse())?;
     let runs = rest.get(1).map_or(Ok(1), |r| r.parse())?;
     let started = Instant::now();
-    let mut whisper = Whisper::load(Path::new(model_dir), threads)?;
+    let compute_type = std::env::var("WHISPER_COMPUTE_TYPE")
+        .map_or(Ok(ComputeType::default()), |v| {
+            ComputeType::from_setting(&v)
+        })
+        .map_err(anyhow::Error::msg)?;
+    let mut whisper = Whisper::load(Path::new(model_dir), threads, compute_type)?;
     eprintln!("loaded {} in {:?}", whisper.name(), started.elapsed());
     let samples = pcm16(&std::fs::read(wav)?)?;
     let options = DecodeOptions {

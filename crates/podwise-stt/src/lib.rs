@@ -28,7 +28,7 @@ use podwise_proto::stt::v1::stt_service_server::SttServiceServer;
 
 use crate::audio::Limits;
 use crate::transcriber::Transcriber;
-use crate::whisper::Whisper;
+use crate::whisper::{ComputeType, Whisper};
 
 /// Room for the request's other fields beside the audio in one gRPC message.
 const ENVELOPE_BYTES: usize = 64 * 1024;
@@ -40,12 +40,12 @@ const ENVELOPE_BYTES: usize = 64 * 1024;
 /// engine, the object store cannot be opened, or the bind address is taken.
 pub async fn build(settings: &Settings) -> anyhow::Result<BoundServer> {
     podwise_common::metrics::handle();
-    check_engine_settings(settings)?;
+    let compute_type = compute_type(settings)?;
     let model_dir = model_dir(settings);
     let threads = settings.stt.threads;
     let started = Instant::now();
     let dir = model_dir.clone();
-    let whisper = tokio::task::spawn_blocking(move || Whisper::load(&dir, threads))
+    let whisper = tokio::task::spawn_blocking(move || Whisper::load(&dir, threads, compute_type))
         .await
         .context("the model loading task failed")??;
     let name = whisper.name().to_owned();
@@ -54,6 +54,7 @@ pub async fn build(settings: &Settings) -> anyhow::Result<BoundServer> {
         multilingual = whisper.is_multilingual(),
         dir = %model_dir.display(),
         threads,
+        compute_type = compute_type.as_str(),
         load_ms = started.elapsed().as_millis() as u64,
         "speech model loaded"
     );
@@ -119,15 +120,49 @@ fn aliases(name: &str, configured: &str) -> Vec<String> {
     names
 }
 
-/// Refuses `WHISPER_DEVICE`/`WHISPER_COMPUTE_TYPE` values this engine cannot honour,
-/// rather than running something other than what the operator asked for.
-fn check_engine_settings(settings: &Settings) -> anyhow::Result<()> {
-    // The settings layer already accepts only cpu and auto as devices.
-    match settings.whisper.compute_type.as_str() {
-        "default" | "auto" | "int8_float32" => Ok(()),
-        other => anyhow::bail!(
-            "WHISPER_COMPUTE_TYPE={other} is not available in this engine: it computes the \
-             encoder in float32 and the decoder in int8 (use default, auto or int8_float32)"
-        ),
+/// The compute type `WHISPER_COMPUTE_TYPE` asks for, refusing a value this engine cannot
+/// honour rather than running something other than what the operator asked for.
+///
+/// # Errors
+/// When the value is one CTranslate2 knows but this engine does not run (`int8`,
+/// `float16`): the message names the variable, the value and the values that work.
+pub fn compute_type(settings: &Settings) -> anyhow::Result<ComputeType> {
+    // The settings layer already accepts only cpu and auto as devices, and refuses names
+    // no Whisper engine knows.
+    ComputeType::from_setting(&settings.whisper.compute_type).map_err(anyhow::Error::msg)
+}
+
+#[cfg(test)]
+mod tests {
+    use podwise_common::testing::settings_with;
+
+    use super::*;
+
+    fn compute_type_of(value: &str) -> anyhow::Result<ComputeType> {
+        compute_type(&settings_with(&[("WHISPER_COMPUTE_TYPE", value)]))
+    }
+
+    #[test]
+    fn float32_keeps_the_decoder_in_f32_and_the_default_quantizes_it() {
+        assert_eq!(compute_type_of("float32").ok(), Some(ComputeType::Float32));
+        for value in ["default", "auto", "int8_float32", "INT8_FLOAT32"] {
+            assert_eq!(
+                compute_type_of(value).ok(),
+                Some(ComputeType::Int8Float32),
+                "{value}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_compute_type_this_engine_cannot_run_is_refused_by_name() {
+        for value in ["int8", "float16"] {
+            let message = compute_type_of(value).expect_err(value).to_string();
+            assert!(
+                message.contains(&format!("WHISPER_COMPUTE_TYPE={value}"))
+                    && message.contains("float32"),
+                "{message}"
+            );
+        }
     }
 }

@@ -4,7 +4,7 @@
 //! [`Whisper::load`] reads a CTranslate2 export (`model.bin`, `tokenizer.json`,
 //! `config.json`, as `scripts/fetch-models.sh` places them under `models/stt/`) and builds
 //! the network with candle: the encoder in f32, the decoder's matrices requantized to Q8_0
-//! since it reads them once per token. Splitting long audio into windows, and carrying
+//! since it reads them once per token (or kept in f32: [`ComputeType`]). Splitting long audio into windows, and carrying
 //! one window's text into the next as its prompt, is the caller's business.
 //!
 //! Word-level timestamps, when asked for, come from the cross-attention of the model's
@@ -198,18 +198,71 @@ struct Model {
     alignment_heads: Vec<[usize; 2]>,
 }
 
+/// How the decoder keeps its weight matrices (`WHISPER_COMPUTE_TYPE`). The encoder is f32
+/// either way: it multiplies 1500 rows at a time, where f32 gemm is fastest.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ComputeType {
+    /// The decoder's matrices requantized to Q8_0 (`int8_float32`, the default): a quarter
+    /// of f32's bytes to read per token, so decoding is about twice as fast; on rare
+    /// borderline tokens it picks a different word than f32 would.
+    #[default]
+    Int8Float32,
+    /// The decoder's matrices in f32 (`float32`), as the model was trained: slower, and
+    /// the reference the quantized decoder is judged against.
+    Float32,
+}
+
+impl ComputeType {
+    /// The values `WHISPER_COMPUTE_TYPE` may take with this engine; `default` and `auto`
+    /// mean `int8_float32`.
+    pub const ACCEPTED: [&str; 4] = ["default", "auto", "int8_float32", "float32"];
+
+    /// The compute type a `WHISPER_COMPUTE_TYPE` value names.
+    ///
+    /// # Errors
+    /// When this engine cannot honour the value (CTranslate2's `int8`, `float16`, ...): the
+    /// message names it and the values that work.
+    pub fn from_setting(value: &str) -> Result<Self, String> {
+        match value.trim().to_ascii_lowercase().as_str() {
+            "default" | "auto" | "int8_float32" => Ok(Self::Int8Float32),
+            "float32" => Ok(Self::Float32),
+            other => Err(format!(
+                "WHISPER_COMPUTE_TYPE={other} is not available in this engine, which \
+                 computes the encoder in float32 and the decoder in int8 or float32 (use {})",
+                Self::ACCEPTED.join(", ")
+            )),
+        }
+    }
+
+    /// The setting's name for this compute type.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Int8Float32 => "int8_float32",
+            Self::Float32 => "float32",
+        }
+    }
+
+    fn decoder_precision(self) -> Precision {
+        match self {
+            Self::Int8Float32 => Precision::Q8,
+            Self::Float32 => Precision::F32,
+        }
+    }
+}
+
 /// A loaded Whisper model with its own compute threads; one per worker.
 #[derive(Debug)]
 pub struct Whisper {
     name: String,
     multilingual: bool,
+    compute_type: ComputeType,
     model: Model,
     pool: rayon::ThreadPool,
 }
 
 impl Whisper {
     /// Loads the model in `model_dir` (for example `models/stt/whisper-base`), computing
-    /// on `threads` threads (at least one).
+    /// on `threads` threads (at least one), its decoder's matrices as `compute_type` says.
     ///
     /// The heavy kernels (gemm, attention, Q8_0 products, GELU, softmax) run on those
     /// threads. Three element-wise additions per window still go through candle's own
@@ -219,7 +272,11 @@ impl Whisper {
     /// # Errors
     /// [`LoadError::MissingFile`] naming the path when the model has not been fetched;
     /// otherwise a read or format error naming the file.
-    pub fn load(model_dir: &Path, threads: usize) -> Result<Self, LoadError> {
+    pub fn load(
+        model_dir: &Path,
+        threads: usize,
+        compute_type: ComputeType,
+    ) -> Result<Self, LoadError> {
         let threads = threads.max(1);
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
@@ -253,7 +310,8 @@ impl Whisper {
             let dims = Dims::of(&file).map_err(bad_model)?;
             let weights = Weights { file: &file };
             let encoder = Encoder::load(&weights, &dims).map_err(bad_model)?;
-            let decoder = Decoder::load(&weights, &dims, Precision::Q8).map_err(bad_model)?;
+            let decoder = Decoder::load(&weights, &dims, compute_type.decoder_precision())
+                .map_err(bad_model)?;
             Ok::<_, LoadError>((
                 dims.clone(),
                 MelSpectrogram::new(dims.mels),
@@ -284,10 +342,17 @@ impl Whisper {
             .and_then(|n| n.to_str())
             .unwrap_or("whisper")
             .to_owned();
-        tracing::debug!(model = %name, ?dims, threads, "Whisper model loaded");
+        tracing::debug!(
+            model = %name,
+            ?dims,
+            threads,
+            compute_type = compute_type.as_str(),
+            "Whisper model loaded"
+        );
         Ok(Self {
             name,
             multilingual,
+            compute_type,
             model: Model {
                 mel,
                 encoder,
@@ -302,6 +367,11 @@ impl Whisper {
     /// The model's name: its directory's, e.g. `whisper-base`.
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// How the decoder keeps its matrices, as loaded.
+    pub fn compute_type(&self) -> ComputeType {
+        self.compute_type
     }
 
     /// Whether the model detects and transcribes languages other than English.

@@ -7,8 +7,9 @@
 //! text can be taken for an option, and no length limit of the command line applies);
 //! audio comes back as WAV on standard output.
 
-use std::io::Write as _;
-use std::process::{Command, Stdio};
+use std::io::{Read, Write as _};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
 
 use crate::audio::Pcm;
 use crate::audio::wav::{self, WavError};
@@ -17,6 +18,12 @@ use crate::audio::wav::{self, WavError};
 /// pinyin tone rules (the plain `cmn` voice of espeak-ng 1.51 reads tone digits as English
 /// words), and American English.
 pub const REQUIRED_VOICES: [&str; 2] = ["cmn-latn-pinyin", "en-us"];
+
+/// How long one run may take before it counts as hung and is killed. A run speaks one
+/// sentence, or phonemises one; even the longest text allowed (5000 characters) takes
+/// espeak-ng about 0.3 s on one core, so this leaves room for a loaded machine and none
+/// for a child that will never answer.
+const RUN_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// espeak-ng's rate range, in words per minute.
 const RATE_RANGE: (f32, f32) = (80.0, 450.0);
@@ -39,6 +46,9 @@ pub enum EspeakError {
     /// A run ended with an error.
     #[error("espeak-ng failed ({status}): {stderr}")]
     Failed { status: String, stderr: String },
+    /// A run did not finish in time; the process was killed.
+    #[error("espeak-ng did not finish within {timeout:?} and was killed (is it hung?)")]
+    TimedOut { timeout: Duration },
     /// The program answered with something that is not the audio asked for.
     #[error("espeak-ng wrote audio that cannot be read: {0}")]
     BadAudio(#[from] WavError),
@@ -59,6 +69,8 @@ pub struct Speaking<'a> {
 #[derive(Debug, Clone)]
 pub struct Espeak {
     program: String,
+    /// The longest one run may take: [`RUN_TIMEOUT`].
+    timeout: Duration,
 }
 
 impl Espeak {
@@ -70,6 +82,7 @@ impl Espeak {
     pub fn find(program: &str) -> Result<Self, EspeakError> {
         let espeak = Self {
             program: program.to_owned(),
+            timeout: RUN_TIMEOUT,
         };
         let listing = espeak.run(&["--voices"], "")?;
         let listing = String::from_utf8_lossy(&listing);
@@ -123,8 +136,12 @@ impl Espeak {
     }
 
     /// Runs the program with `args`, `input` on its standard input, and returns what it
-    /// wrote to standard output.
+    /// wrote to standard output; kills it when it takes longer than its timeout.
     fn run(&self, args: &[&str], input: &str) -> Result<Vec<u8>, EspeakError> {
+        let not_running = |source| EspeakError::NotInstalled {
+            program: self.program.clone(),
+            source,
+        };
         let mut child = Command::new(&self.program)
             .args(["-b", "1", "--stdin"])
             .args(args)
@@ -132,29 +149,76 @@ impl Espeak {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .map_err(|source| EspeakError::NotInstalled {
-                program: self.program.clone(),
-                source,
-            })?;
+            .map_err(not_running)?;
         if let Some(mut stdin) = child.stdin.take() {
             // The text is at most a few kilobytes, less than a pipe holds, so writing it
             // all before reading cannot block; a program that exits early is reported
-            // by its status below.
+            // by its status below. Dropping `stdin` closes it: the program reads to EOF.
             let _ = stdin.write_all(input.as_bytes());
         }
-        let output = child
-            .wait_with_output()
-            .map_err(|source| EspeakError::NotInstalled {
-                program: self.program.clone(),
-                source,
-            })?;
-        if !output.status.success() {
+        // Audio can be far more than a pipe holds: both pipes are drained on their own
+        // threads while this one watches the clock.
+        let stdout = drain(child.stdout.take());
+        let stderr = drain(child.stderr.take());
+        let status = match wait_until(&mut child, Instant::now() + self.timeout) {
+            Ok(Some(status)) => status,
+            Ok(None) => {
+                // Killed, the process closes its pipes and the drain threads end.
+                let _ = child.kill();
+                let _ = child.wait();
+                tracing::warn!(
+                    program = %self.program,
+                    timeout_ms = self.timeout.as_millis() as u64,
+                    "espeak-ng did not finish in time and was killed"
+                );
+                return Err(EspeakError::TimedOut {
+                    timeout: self.timeout,
+                });
+            }
+            Err(source) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(not_running(source));
+            }
+        };
+        let stdout = stdout.join().unwrap_or_default();
+        let stderr = stderr.join().unwrap_or_default();
+        if !status.success() {
             return Err(EspeakError::Failed {
-                status: output.status.to_string(),
-                stderr: String::from_utf8_lossy(&output.stderr).trim().to_owned(),
+                status: status.to_string(),
+                stderr: String::from_utf8_lossy(&stderr).trim().to_owned(),
             });
         }
-        Ok(output.stdout)
+        Ok(stdout)
+    }
+}
+
+/// Reads a child's pipe to its end on a thread of its own.
+fn drain(pipe: Option<impl Read + Send + 'static>) -> std::thread::JoinHandle<Vec<u8>> {
+    std::thread::spawn(move || {
+        let mut bytes = Vec::new();
+        if let Some(mut pipe) = pipe {
+            let _ = pipe.read_to_end(&mut bytes);
+        }
+        bytes
+    })
+}
+
+/// The child's exit status once it exits, or `None` when `deadline` passes first. Polls
+/// with a pause that grows from 1 ms to 20 ms: a run usually takes a few milliseconds,
+/// so the first checks come soon, and a long one costs few wake-ups.
+fn wait_until(child: &mut Child, deadline: Instant) -> std::io::Result<Option<ExitStatus>> {
+    let mut pause = Duration::from_millis(1);
+    loop {
+        if let Some(status) = child.try_wait()? {
+            return Ok(Some(status));
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            return Ok(None);
+        }
+        std::thread::sleep(pause.min(deadline - now));
+        pause = (pause * 2).min(Duration::from_millis(20));
     }
 }
 
@@ -177,6 +241,32 @@ mod tests {
         assert_eq!(pitch_parameter(50.0, 5.0), 74);
         assert_eq!(pitch_parameter(50.0, -12.0), 0);
         assert_eq!(pitch_parameter(60.0, 12.0), 99);
+    }
+
+    #[test]
+    fn a_run_that_hangs_is_killed_at_its_timeout_with_an_error_saying_so() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let program = dir.path().join("hung-espeak-ng");
+        // `exec`, so the process killed is the one holding the pipes.
+        std::fs::write(&program, "#!/bin/sh\nexec sleep 30\n").expect("the script");
+        let mut permissions = std::fs::metadata(&program).expect("written").permissions();
+        std::os::unix::fs::PermissionsExt::set_mode(&mut permissions, 0o755);
+        std::fs::set_permissions(&program, permissions).expect("made executable");
+        let espeak = Espeak {
+            program: program.display().to_string(),
+            timeout: Duration::from_millis(300),
+        };
+
+        let started = Instant::now();
+        let error = espeak.phonemes("en-us", "hello").expect_err("hung");
+
+        assert!(matches!(error, EspeakError::TimedOut { .. }), "{error}");
+        assert!(error.to_string().contains("killed"), "{error}");
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "the caller waited {:?} for a hung child",
+            started.elapsed()
+        );
     }
 
     #[test]

@@ -2,11 +2,13 @@
 //! by the operator scripts.
 
 mod end_to_end;
+mod harness;
 mod library;
 mod objects;
 mod openai;
 mod ready;
 mod recommend;
+mod round_trip;
 mod speech;
 mod tts;
 mod users;

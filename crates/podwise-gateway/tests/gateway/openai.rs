@@ -7,18 +7,17 @@ mod embeddings;
 mod models;
 mod streaming;
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use podwise_common::CancellationToken;
 use podwise_common::server::ServiceServer;
-use podwise_common::testing::{RunningService, settings_with, spawn};
+use podwise_common::testing::{RunningService, settings_with};
 use podwise_common::{ServiceError, settings::Settings};
 use podwise_proto::llm::v1::llm_service_server::LlmServiceServer;
 use serde_json::Value;
 
 use self::double::{Script, ScriptedLlm, Seen};
+use crate::harness::{Gateway, spawn_stand_in};
 
 /// The gateway in front of a scripted LLM service.
 struct OpenAi {
@@ -26,8 +25,7 @@ struct OpenAi {
     http: reqwest::Client,
     seen: Arc<Seen>,
     llm: RunningService,
-    shutdown: CancellationToken,
-    gateway: tokio::task::JoinHandle<anyhow::Result<()>>,
+    gateway: Gateway,
     /// The embedded object store's directory, removed with the test.
     _scratch: tempfile::TempDir,
 }
@@ -52,13 +50,12 @@ impl OpenAi {
 
         let scratch = tempfile::tempdir().expect("a scratch directory");
         let url = format!("http://{}", llm.addr);
-        let (base, shutdown, gateway) = start_gateway(&settings(&url, &scratch, extra)).await;
+        let gateway = Gateway::start(&settings(&url, &scratch, extra)).await;
         Self {
-            base,
+            base: gateway.base.clone(),
             http: reqwest::Client::new(),
             seen,
             llm,
-            shutdown,
             gateway,
             _scratch: scratch,
         }
@@ -82,11 +79,7 @@ impl OpenAi {
     }
 
     async fn stop(self) {
-        self.shutdown.cancel();
-        self.gateway
-            .await
-            .expect("join the gateway")
-            .expect("the gateway stops cleanly");
+        self.gateway.stop().await;
         self.llm.stop().await;
     }
 }
@@ -97,50 +90,6 @@ fn settings(llm_url: &str, scratch: &tempfile::TempDir, extra: &[(&str, &str)]) 
     let mut pairs = vec![("LLM_URL", llm_url), ("PODWISE_DATA_DIR", data_dir)];
     pairs.extend_from_slice(extra);
     settings_with(&pairs)
-}
-
-/// Binds `server`, a stand-in for one service, on a free loopback port and runs it.
-pub(crate) async fn spawn_stand_in(server: ServiceServer) -> RunningService {
-    let loopback: SocketAddr = "127.0.0.1:0".parse().expect("loopback address");
-    spawn(
-        server
-            .bind(loopback)
-            .await
-            .expect("bind the stand-in service"),
-    )
-}
-
-/// The gateway in front of `stand_in`, whose URL goes in `url_variable` (`STT_URL`,
-/// `TTS_URL`), with `extra` settings on top.
-pub(crate) async fn start_gateway_before(
-    stand_in: &RunningService,
-    url_variable: &str,
-    extra: &[(&str, &str)],
-) -> (
-    String,
-    CancellationToken,
-    tokio::task::JoinHandle<anyhow::Result<()>>,
-) {
-    let url = format!("http://{}", stand_in.addr);
-    let mut pairs = vec![(url_variable, url.as_str())];
-    pairs.extend_from_slice(extra);
-    start_gateway(&settings_with(&pairs)).await
-}
-
-pub(crate) async fn start_gateway(
-    settings: &Settings,
-) -> (
-    String,
-    CancellationToken,
-    tokio::task::JoinHandle<anyhow::Result<()>>,
-) {
-    let gateway = podwise_gateway::build(settings)
-        .await
-        .expect("build the gateway");
-    let base = format!("http://{}", gateway.local_addr());
-    let shutdown = CancellationToken::new();
-    let task = tokio::spawn(gateway.run_until_stopped(shutdown.clone()));
-    (base, shutdown, task)
 }
 
 /// The status a service sends for `error`, with the metadata that restores it.

@@ -4,33 +4,15 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use podwise_common::CancellationToken;
 use podwise_common::server::ServiceServer;
 use podwise_common::settings::Settings;
 use podwise_common::testing::{RunningService, settings_with, spawn};
 use serde_json::Value;
 
-struct TestGateway {
-    base: String,
-    shutdown: CancellationToken,
-    task: tokio::task::JoinHandle<anyhow::Result<()>>,
-}
+use crate::harness::Gateway;
 
-impl TestGateway {
-    async fn start(settings: &Settings) -> Self {
-        let gateway = podwise_gateway::build(settings)
-            .await
-            .expect("build gateway");
-        let base = format!("http://{}", gateway.local_addr());
-        let shutdown = CancellationToken::new();
-        let task = tokio::spawn(gateway.run_until_stopped(shutdown.clone()));
-        Self {
-            base,
-            shutdown,
-            task,
-        }
-    }
-
+/// What the readiness tests ask the gateway.
+impl Gateway {
     async fn get(&self, path: &str) -> reqwest::Response {
         reqwest::get(format!("{}{path}", self.base))
             .await
@@ -41,11 +23,6 @@ impl TestGateway {
         let response = self.get("/ready").await;
         let status = response.status().as_u16();
         (status, response.json().await.expect("JSON"))
-    }
-
-    async fn stop(self) {
-        self.shutdown.cancel();
-        self.task.await.expect("join").expect("clean stop");
     }
 }
 
@@ -74,7 +51,7 @@ fn settings_for(ports: [u16; 5]) -> Settings {
     settings_with(&pairs)
 }
 
-async fn wait_for_llm(gateway: &TestGateway, expected: &str) -> Value {
+async fn wait_for_llm(gateway: &Gateway, expected: &str) -> Value {
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
         let (_, body) = gateway.ready().await;
@@ -87,7 +64,7 @@ async fn wait_for_llm(gateway: &TestGateway, expected: &str) -> Value {
 
 #[tokio::test]
 async fn health_and_metrics_answer_and_every_response_carries_a_request_id() {
-    let gateway = TestGateway::start(&settings_for([closed_port(); 5])).await;
+    let gateway = Gateway::start(&settings_for([closed_port(); 5])).await;
 
     let health = gateway.get("/health").await;
     assert_eq!(health.status(), 200);
@@ -111,7 +88,7 @@ async fn health_and_metrics_answer_and_every_response_carries_a_request_id() {
 
 #[tokio::test]
 async fn an_unknown_route_answers_the_json_error_shape() {
-    let gateway = TestGateway::start(&settings_for([closed_port(); 5])).await;
+    let gateway = Gateway::start(&settings_for([closed_port(); 5])).await;
 
     let response = gateway.get("/no/such/route").await;
 
@@ -134,7 +111,7 @@ async fn ready_reports_a_stopped_service_as_down_and_recovers_when_it_returns() 
         .expect("addr");
     let mut ports = [closed_port(); 5];
     ports[4] = llm_addr.port();
-    let gateway = TestGateway::start(&settings_for(ports)).await;
+    let gateway = Gateway::start(&settings_for(ports)).await;
 
     let llm = stand_in("llm", llm_addr).await;
     let body = wait_for_llm(&gateway, "ok").await;
@@ -171,7 +148,7 @@ async fn ready_says_ok_when_every_service_answers() {
         ports[slot] = addr.port();
         services.push(stand_in(name, addr).await);
     }
-    let gateway = TestGateway::start(&settings_for(ports)).await;
+    let gateway = Gateway::start(&settings_for(ports)).await;
 
     let (status, body) = gateway.ready().await;
 

@@ -7,27 +7,23 @@ mod double;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use podwise_common::CancellationToken;
 use podwise_common::ServiceError;
 use podwise_common::server::ServiceServer;
-use podwise_common::testing::{RunningService, settings_with};
+use podwise_common::testing::settings_with;
 use podwise_proto::common::v1::audio_input::Source;
 use podwise_proto::stt::v1::stt_service_server::SttServiceServer;
 use podwise_proto::stt::v1::{Segment, TranscribeRequest, TranscribeResponse, Word};
 use serde_json::{Value, json};
 
 use self::double::ScriptedStt;
-use crate::openai::{spawn_stand_in, start_gateway, start_gateway_before};
+use crate::harness::{Fronted, Gateway};
 
-const BOUNDARY: &str = "podwise-test-boundary";
+pub(crate) const BOUNDARY: &str = "podwise-test-boundary";
 
 /// The gateway in front of a scripted STT service.
 struct Speech {
-    base: String,
+    front: Fronted,
     seen: Arc<Mutex<Vec<TranscribeRequest>>>,
-    stt: RunningService,
-    shutdown: CancellationToken,
-    gateway: tokio::task::JoinHandle<anyhow::Result<()>>,
 }
 
 impl Speech {
@@ -44,23 +40,15 @@ impl Speech {
             reply,
             seen: seen.clone(),
         };
-        let stt = spawn_stand_in(
-            ServiceServer::new("stt", Duration::from_secs(1)).grpc(SttServiceServer::new(double)),
-        )
-        .await;
-        let (base, shutdown, gateway) = start_gateway_before(&stt, "STT_URL", extra).await;
-        Self {
-            base,
-            seen,
-            stt,
-            shutdown,
-            gateway,
-        }
+        let stand_in =
+            ServiceServer::new("stt", Duration::from_secs(1)).grpc(SttServiceServer::new(double));
+        let front = Fronted::start(stand_in, "STT_URL", extra).await;
+        Self { front, seen }
     }
 
     async fn post(&self, path: &str, parts: &[Part<'_>]) -> reqwest::Response {
         reqwest::Client::new()
-            .post(format!("{}{path}", self.base))
+            .post(format!("{}{path}", self.front.base()))
             .header(
                 "content-type",
                 format!("multipart/form-data; boundary={BOUNDARY}"),
@@ -76,22 +64,17 @@ impl Speech {
     }
 
     async fn stop(self) {
-        self.shutdown.cancel();
-        self.gateway
-            .await
-            .expect("join the gateway")
-            .expect("the gateway stops cleanly");
-        self.stt.stop().await;
+        self.front.stop().await;
     }
 }
 
 /// One part of a multipart body: a file or a text field, as raw bytes.
-enum Part<'a> {
+pub(crate) enum Part<'a> {
     File(&'a str, &'a [u8]),
     Field(&'a str, &'a [u8]),
 }
 
-fn multipart(parts: &[Part<'_>]) -> Vec<u8> {
+pub(crate) fn multipart(parts: &[Part<'_>]) -> Vec<u8> {
     let mut body = Vec::new();
     for part in parts {
         body.extend_from_slice(format!("--{BOUNDARY}\r\n").as_bytes());
@@ -342,7 +325,7 @@ async fn a_body_that_is_not_multipart_is_415() {
     let speech = Speech::start(Ok(transcript())).await;
 
     let response = reqwest::Client::new()
-        .post(format!("{}/v1/audio/transcriptions", speech.base))
+        .post(format!("{}/v1/audio/transcriptions", speech.front.base()))
         .json(&json!({"file": "audio.wav"}))
         .send()
         .await
@@ -375,11 +358,10 @@ async fn the_services_refusal_keeps_its_status_and_reason() {
 
 #[tokio::test]
 async fn an_unreachable_stt_service_is_503_with_retry_after() {
-    let (base, shutdown, gateway) =
-        start_gateway(&settings_with(&[("STT_URL", "http://127.0.0.1:9")])).await;
+    let gateway = Gateway::start(&settings_with(&[("STT_URL", "http://127.0.0.1:9")])).await;
 
     let response = reqwest::Client::new()
-        .post(format!("{base}/api/v1/stt/transcribe"))
+        .post(format!("{}/api/v1/stt/transcribe", gateway.base))
         .header(
             "content-type",
             format!("multipart/form-data; boundary={BOUNDARY}"),
@@ -391,9 +373,5 @@ async fn an_unreachable_stt_service_is_503_with_retry_after() {
 
     assert_eq!(response.status(), 503);
     assert!(response.headers().contains_key("retry-after"));
-    shutdown.cancel();
-    gateway
-        .await
-        .expect("join")
-        .expect("the gateway stops cleanly");
+    gateway.stop().await;
 }

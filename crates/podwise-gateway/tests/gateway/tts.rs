@@ -7,24 +7,20 @@ mod double;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use podwise_common::CancellationToken;
 use podwise_common::ServiceError;
 use podwise_common::server::ServiceServer;
-use podwise_common::testing::{RunningService, settings_with};
+use podwise_common::testing::settings_with;
 use podwise_proto::tts::v1::tts_service_server::TtsServiceServer;
 use podwise_proto::tts::v1::{AudioChunk, AudioFormat, SynthesizeRequest};
 use serde_json::{Value, json};
 
 use self::double::ScriptedTts;
-use crate::openai::{spawn_stand_in, start_gateway, start_gateway_before};
+use crate::harness::{Fronted, Gateway};
 
 /// The gateway in front of a scripted TTS service.
 struct Speech {
-    base: String,
+    front: Fronted,
     seen: Arc<Mutex<Vec<SynthesizeRequest>>>,
-    tts: RunningService,
-    shutdown: CancellationToken,
-    gateway: tokio::task::JoinHandle<anyhow::Result<()>>,
 }
 
 impl Speech {
@@ -43,18 +39,10 @@ impl Speech {
             refusal,
             seen: seen.clone(),
         };
-        let tts = spawn_stand_in(
-            ServiceServer::new("tts", Duration::from_secs(1)).grpc(TtsServiceServer::new(double)),
-        )
-        .await;
-        let (base, shutdown, gateway) = start_gateway_before(&tts, "TTS_URL", extra).await;
-        Self {
-            base,
-            seen,
-            tts,
-            shutdown,
-            gateway,
-        }
+        let stand_in =
+            ServiceServer::new("tts", Duration::from_secs(1)).grpc(TtsServiceServer::new(double));
+        let front = Fronted::start(stand_in, "TTS_URL", extra).await;
+        Self { front, seen }
     }
 
     async fn post(&self, path: &str, body: &Value) -> reqwest::Response {
@@ -64,7 +52,7 @@ impl Speech {
 
     async fn post_raw(&self, path: &str, content_type: &str, body: Vec<u8>) -> reqwest::Response {
         reqwest::Client::new()
-            .post(format!("{}{path}", self.base))
+            .post(format!("{}{path}", self.front.base()))
             .header("content-type", content_type)
             .body(body)
             .send()
@@ -77,12 +65,7 @@ impl Speech {
     }
 
     async fn stop(self) {
-        self.shutdown.cancel();
-        self.gateway
-            .await
-            .expect("join the gateway")
-            .expect("the gateway stops cleanly");
-        self.tts.stop().await;
+        self.front.stop().await;
     }
 }
 
@@ -173,7 +156,7 @@ async fn the_product_route_takes_relative_speeds_pitch_rate_and_format() {
 async fn the_voice_list_is_relayed() {
     let speech = Speech::start(wav_chunks()).await;
 
-    let response = reqwest::get(format!("{}/api/v1/tts/voices", speech.base))
+    let response = reqwest::get(format!("{}/api/v1/tts/voices", speech.front.base()))
         .await
         .expect("the gateway answers");
 
@@ -333,20 +316,15 @@ async fn a_busy_or_unreachable_tts_service_is_503_with_retry_after() {
     assert!(response.headers().contains_key("retry-after"));
     busy.stop().await;
 
-    let (base, shutdown, gateway) =
-        start_gateway(&settings_with(&[("TTS_URL", "http://127.0.0.1:9")])).await;
+    let gateway = Gateway::start(&settings_with(&[("TTS_URL", "http://127.0.0.1:9")])).await;
     let response = reqwest::Client::new()
-        .post(format!("{base}/v1/audio/speech"))
+        .post(format!("{}/v1/audio/speech", gateway.base))
         .json(&json!({"input": "hi"}))
         .send()
         .await
         .expect("the gateway answers");
     assert_eq!(response.status(), 503);
-    shutdown.cancel();
-    gateway
-        .await
-        .expect("join")
-        .expect("the gateway stops cleanly");
+    gateway.stop().await;
 }
 
 #[tokio::test]
@@ -355,7 +333,7 @@ async fn a_wrong_method_on_a_speech_route_is_405() {
     let client = reqwest::Client::new();
 
     let get = client
-        .get(format!("{}/v1/audio/speech", speech.base))
+        .get(format!("{}/v1/audio/speech", speech.front.base()))
         .send()
         .await
         .expect("answers");
@@ -364,7 +342,7 @@ async fn a_wrong_method_on_a_speech_route_is_405() {
         (405, Some("POST"))
     );
     let post = client
-        .post(format!("{}/api/v1/tts/voices", speech.base))
+        .post(format!("{}/api/v1/tts/voices", speech.front.base()))
         .send()
         .await
         .expect("answers");

@@ -18,7 +18,7 @@ mod whisper_cpp;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use podwise_stt::whisper::ggml_export;
+use podwise_stt::whisper::{ComputeType, ggml_export};
 
 use crate::clips::Clip;
 use crate::podwise::Podwise;
@@ -58,6 +58,7 @@ fn main() {
         .and_then(|r| r.parse().ok())
         .filter(|&r| r > 0)
         .unwrap_or(RUNS);
+    let compute_types = compute_types();
     let model_dir = model_dir().join("stt/whisper-base");
 
     let clips = clips::all();
@@ -70,37 +71,77 @@ fn main() {
         exported.tensors,
         exported.tokens
     );
-    let mut ours = Podwise::load(&model_dir);
+    let mut ours = Podwise::load_each(&model_dir, &compute_types);
     let mut reference = WhisperCpp::load(&exported.path);
 
     // One untimed pass each, so first-use allocations are not counted.
-    ours.transcribe(&clips[0]);
+    for engine in &mut ours {
+        engine.transcribe(&clips[0]);
+    }
     reference.transcribe(&clips[0]);
     reference.encode(&clips[0]);
 
-    let mut podwise_clips = Vec::new();
-    let mut cpp_clips = Vec::new();
+    let mut measured: Vec<Engine> = ours
+        .iter()
+        .map(|e| Engine::named(e.label(), e.tag()))
+        .chain([Engine::named("whisper.cpp".to_owned(), "cpp")])
+        .collect();
     let mut cpp_encode = Vec::new();
     for clip in &clips {
-        let (mut a, mut b, mut e) = (Vec::new(), Vec::new(), Vec::new());
-        // The engines alternate, so a neighbour's load on the shared machine falls on both.
+        let mut times: Vec<Vec<(Run, f64)>> = vec![Vec::new(); measured.len()];
+        let mut encode = Vec::new();
+        // The engines take turns, so a neighbour's load on the shared machine falls on all.
         for _ in 0..runs {
-            a.push(timed(|| ours.transcribe(clip)));
-            b.push(timed(|| reference.transcribe(clip)));
-            e.push(reference.encode(clip));
+            for (engine, times) in ours.iter_mut().zip(&mut times) {
+                times.push(timed(|| engine.transcribe(clip)));
+            }
+            let last = times.len() - 1;
+            times[last].push(timed(|| reference.transcribe(clip)));
+            encode.push(reference.encode(clip));
         }
-        let (a, b) = (median(a), median(b));
-        eprintln!("{}: podwise {:?}", clip.name, a.text);
-        eprintln!("{}: whisper.cpp {:?}", clip.name, b.text);
-        podwise_clips.push(a);
-        cpp_clips.push(b);
-        cpp_encode.push(middle(e));
+        for (engine, times) in measured.iter_mut().zip(times) {
+            let median = median(times);
+            eprintln!("{}: {} {:?}", clip.name, engine.label, median.text);
+            engine.clips.push(median);
+        }
+        cpp_encode.push(middle(encode));
     }
-    for (measured, encode) in cpp_clips.iter_mut().zip(cpp_encode) {
-        measured.encode_seconds = Some(encode);
+    let cpp = measured.last_mut().expect("whisper.cpp is measured");
+    for (clip, encode) in cpp.clips.iter_mut().zip(cpp_encode) {
+        clip.encode_seconds = Some(encode);
     }
 
-    report(&clips, runs, &podwise_clips, &cpp_clips);
+    report(&clips, runs, &measured);
+}
+
+/// One engine's medians, clip by clip.
+#[derive(Debug)]
+struct Engine {
+    label: String,
+    /// A short name for the per-clip columns.
+    tag: &'static str,
+    clips: Vec<Measured>,
+}
+
+impl Engine {
+    fn named(label: String, tag: &'static str) -> Self {
+        Self {
+            label,
+            tag,
+            clips: Vec::new(),
+        }
+    }
+}
+
+/// The decoder compute types to measure: `PODWISE_BENCH_COMPUTE_TYPES`, a comma-separated
+/// list of `WHISPER_COMPUTE_TYPE` values, else both the engine has.
+fn compute_types() -> Vec<ComputeType> {
+    let listed = std::env::var("PODWISE_BENCH_COMPUTE_TYPES")
+        .unwrap_or_else(|_| "int8_float32,float32".to_owned());
+    listed
+        .split(',')
+        .map(|name| ComputeType::from_setting(name).unwrap_or_else(|e| panic!("{e}")))
+        .collect()
 }
 
 /// The same benchmark again in a child process with candle's own kernel threads bounded
@@ -200,16 +241,20 @@ fn totals(clips: &[Clip], measured: &[Measured], per_clip: &mut Vec<f64>) -> Tot
     t
 }
 
-fn report(clips: &[Clip], runs: usize, ours: &[Measured], cpp: &[Measured]) {
-    let (mut our_errors, mut cpp_errors) = (Vec::new(), Vec::new());
-    let podwise = totals(clips, ours, &mut our_errors);
-    let whisper_cpp = totals(clips, cpp, &mut cpp_errors);
+fn report(clips: &[Clip], runs: usize, engines: &[Engine]) {
+    let mut errors: Vec<Vec<f64>> = vec![Vec::new(); engines.len()];
+    let totals: Vec<Totals> = engines
+        .iter()
+        .zip(&mut errors)
+        .map(|(engine, errors)| totals(clips, &engine.clips, errors))
+        .collect();
     let audio: f64 = clips.iter().map(Clip::seconds).sum();
     let english = clips.iter().filter(|c| c.language == "en").count();
+    let cpp = engines.len() - 1;
 
     println!(
-        "Whisper base (CTranslate2 f16 weights), one thread, median of {runs} runs; \
-         whisper.cpp {}",
+        "Whisper base (CTranslate2 f16 weights), one thread, median of {runs} runs;\n\
+         whisper.cpp {} on the f16 matrices",
         WhisperCpp::version()
     );
     println!(
@@ -220,25 +265,34 @@ fn report(clips: &[Clip], runs: usize, ours: &[Measured], cpp: &[Measured]) {
         audio
     );
     println!();
-    println!(
-        "{:<6} {:>7} {:>11} {:>15} {:>7} {:>9} {:>9}",
-        "clip", "audio s", "podwise s", "whisper.cpp s", "ratio", "err ours", "err cpp"
-    );
+    let mut header = format!("{:<6} {:>7}", "clip", "audio s");
+    for engine in engines {
+        header += &format!(" {:>7}", format!("{} s", engine.tag));
+    }
+    for engine in &engines[..cpp] {
+        header += &format!(" {:>7}", format!("{}/cpp", engine.tag));
+    }
+    for engine in engines {
+        header += &format!(" {:>8}", format!("err {}", engine.tag));
+    }
+    println!("{header}");
     for (i, clip) in clips.iter().enumerate() {
-        println!(
-            "{:<6} {:>7.1} {:>11.2} {:>15.2} {:>7.2} {:>8.1}% {:>8.1}%",
-            clip.name,
-            clip.seconds(),
-            ours[i].seconds,
-            cpp[i].seconds,
-            ours[i].seconds / cpp[i].seconds,
-            our_errors[i] * 100.0,
-            cpp_errors[i] * 100.0
-        );
+        let mut row = format!("{:<6} {:>7.1}", clip.name, clip.seconds());
+        for engine in engines {
+            row += &format!(" {:>7.2}", engine.clips[i].seconds);
+        }
+        for engine in &engines[..cpp] {
+            let ratio = engine.clips[i].seconds / engines[cpp].clips[i].seconds;
+            row += &format!(" {ratio:>7.2}");
+        }
+        for errors in &errors {
+            row += &format!(" {:>7.1}%", errors[i] * 100.0);
+        }
+        println!("{row}");
     }
     println!();
     println!(
-        "{:<18} {:>7} {:>9} {:>6} {:>8} {:>8} {:>7} {:>7} {:>8}",
+        "{:<22} {:>7} {:>9} {:>6} {:>8} {:>8} {:>7} {:>7} {:>8}",
         "engine",
         "audio s",
         "compute s",
@@ -250,16 +304,14 @@ fn report(clips: &[Clip], runs: usize, ours: &[Measured], cpp: &[Measured]) {
         "CPU/wall"
     );
     let phase = |t: &Totals| t.encode_seconds.map(|e| (e, t.seconds - e));
-    for (name, t) in [
-        ("podwise (candle)", &podwise),
-        ("whisper.cpp", &whisper_cpp),
-    ] {
+    for (engine, t) in engines.iter().zip(&totals) {
         let (encode, decode) = phase(t).map_or(("n/a".to_owned(), "n/a".to_owned()), |(e, d)| {
             (format!("{e:.2}"), format!("{d:.2}"))
         });
         println!(
-            "{name:<18} {audio:>7.1} {:>9.2} {:>6.3} {encode:>8} {decode:>8} \
+            "{:<22} {audio:>7.1} {:>9.2} {:>6.3} {encode:>8} {decode:>8} \
              {:>6.1}% {:>6.1}% {:>8.2}",
+            engine.label,
             t.seconds,
             t.seconds / audio,
             t.english.rate() * 100.0,
@@ -268,23 +320,29 @@ fn report(clips: &[Clip], runs: usize, ours: &[Measured], cpp: &[Measured]) {
         );
     }
     println!();
-    let ratio = podwise.seconds / whisper_cpp.seconds;
-    if let (Some((oe, od)), Some((ce, cd))) = (phase(&podwise), phase(&whisper_cpp)) {
+    let reference = &totals[cpp];
+    for (engine, ours) in engines.iter().zip(&totals).take(cpp) {
+        let ratio = ours.seconds / reference.seconds;
+        let name = &engine.label;
+        if let (Some((oe, od)), Some((ce, cd))) = (phase(ours), phase(reference)) {
+            println!(
+                "time {name} / whisper.cpp: {ratio:.2} (encoder {:.2}, decoder {:.2})",
+                oe / ce,
+                od / cd
+            );
+        } else {
+            println!("time {name} / whisper.cpp: {ratio:.2}");
+        }
+        let (ours_wer, cpp_wer) = (ours.english.rate(), reference.english.rate());
+        let met = ratio <= TARGET_RATIO && ours_wer <= cpp_wer;
         println!(
-            "time podwise / whisper.cpp: {ratio:.2} (encoder {:.2}, decoder {:.2})",
-            oe / ce,
-            od / cd
+            "  target (time <= {TARGET_RATIO:.2}x whisper.cpp's, English WER <= \
+             whisper.cpp's): {}\n    (time {ratio:.2}x, WER {:.1}% vs {:.1}%, {} vs {} edits)",
+            if met { "met" } else { "NOT met" },
+            ours_wer * 100.0,
+            cpp_wer * 100.0,
+            ours.english.edits(),
+            reference.english.edits()
         );
-    } else {
-        println!("time podwise / whisper.cpp: {ratio:.2}");
     }
-    let (ours_wer, cpp_wer) = (podwise.english.rate(), whisper_cpp.english.rate());
-    let met = ratio <= TARGET_RATIO && ours_wer <= cpp_wer;
-    println!(
-        "target (time <= {TARGET_RATIO:.2}x whisper.cpp's, English WER <= whisper.cpp's): {} \
-         (time {ratio:.2}x, WER {:.1}% vs {:.1}%)",
-        if met { "met" } else { "NOT met" },
-        ours_wer * 100.0,
-        cpp_wer * 100.0
-    );
 }

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
-use podwise_stt::whisper::{DecodeOptions, Whisper};
+use podwise_stt::whisper::{ComputeType, DecodeOptions, Whisper};
 use tracing::field::{Field, Visit};
 use tracing::level_filters::LevelFilter;
 use tracing::span::{Attributes, Id, Record};
@@ -16,7 +16,7 @@ use tracing::{Event, Metadata};
 use crate::Run;
 use crate::clips::Clip;
 
-/// The engine with the phase times of its last window.
+/// The engine at one compute type, with the phase times of its last window.
 pub struct Podwise {
     model: Whisper,
     last_phases: Arc<Mutex<Option<Phases>>>,
@@ -28,13 +28,36 @@ struct Phases {
 }
 
 impl Podwise {
-    /// Loads the model on one thread and starts listening to its debug events.
-    pub fn load(model_dir: &Path) -> Self {
-        let model = Whisper::load(model_dir, 1).unwrap_or_else(|e| panic!("{e}"));
+    /// Loads the model once per compute type, each on one thread, and starts listening to
+    /// their debug events (one listener: the engines run one at a time).
+    pub fn load_each(model_dir: &Path, compute_types: &[ComputeType]) -> Vec<Self> {
         let last_phases = Arc::new(Mutex::new(None));
         tracing::subscriber::set_global_default(PhaseEvents(Arc::clone(&last_phases)))
             .expect("no other tracing subscriber in the benchmark");
-        Self { model, last_phases }
+        compute_types
+            .iter()
+            .map(|&compute_type| {
+                let model =
+                    Whisper::load(model_dir, 1, compute_type).unwrap_or_else(|e| panic!("{e}"));
+                Self {
+                    model,
+                    last_phases: Arc::clone(&last_phases),
+                }
+            })
+            .collect()
+    }
+
+    /// A short name for the report's columns.
+    pub fn tag(&self) -> &'static str {
+        match self.model.compute_type() {
+            ComputeType::Int8Float32 => "q8",
+            ComputeType::Float32 => "f32",
+        }
+    }
+
+    /// The engine's name in the report, with its decoder's compute type.
+    pub fn label(&self) -> String {
+        format!("podwise {}", self.model.compute_type().as_str())
     }
 
     /// Transcribes one clip in the clip's language, greedily (the engine falls back to

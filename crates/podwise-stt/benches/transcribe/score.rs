@@ -28,6 +28,11 @@ impl ErrorRate {
         edits as f64 / reference.len().max(1) as f64
     }
 
+    /// The edits counted so far.
+    pub fn edits(&self) -> usize {
+        self.edits
+    }
+
     /// The rate so far, 0 before any clip.
     pub fn rate(&self) -> f64 {
         self.edits as f64 / self.units.max(1) as f64

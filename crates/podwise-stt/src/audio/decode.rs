@@ -98,7 +98,7 @@ fn decode_probed(
     if let Some(rate) = params.sample_rate.filter(|r| !SOURCE_RATES.contains(r)) {
         return Err(AudioError::UnsupportedSampleRate { sample_rate: rate });
     }
-    let declared = declared_seconds(&track, container);
+    let declared = declared_seconds(&track, container).filter(|_| !streamed_wav(bytes));
     let at_most = pcm_seconds_at_most(&params, codec, bytes.len());
     let length = declared.map(|seconds| at_most.map_or(seconds, |most| seconds.min(most)));
     if let Some(seconds) = length.filter(|&seconds| seconds > limits.max_seconds) {
@@ -302,6 +302,29 @@ fn declared_seconds(track: &Track, container: &str) -> Option<f64> {
         }
         _ => None,
     }
+}
+
+/// The data size at or above which a WAV header is taken to say "length unknown": 2 GiB,
+/// more than any upload. A program writing WAV to a pipe cannot go back to fill in the
+/// size, so it writes a placeholder there: ffmpeg 0xFFFFFFFF (which symphonia already
+/// reads as unknown), espeak-ng 0x7FFFF000, Podwise's own TTS service 0xFFFFFFDA.
+const STREAMED_WAV_DATA_BYTES: u32 = 0x7FFF_0000;
+
+/// Whether `bytes` are a WAV file whose data chunk claims a placeholder size rather than
+/// a length: such a file is read to its end, and is not "cut short" by its header.
+fn streamed_wav(bytes: &[u8]) -> bool {
+    if bytes.len() < 12 || &bytes[..4] != b"RIFF" || &bytes[8..12] != b"WAVE" {
+        return false;
+    }
+    let mut at = 12;
+    while let Some(header) = bytes.get(at..at + 8) {
+        let size = u32::from_le_bytes([header[4], header[5], header[6], header[7]]);
+        if &header[..4] == b"data" {
+            return size >= STREAMED_WAV_DATA_BYTES;
+        }
+        at += 8 + size as usize + (size as usize & 1);
+    }
+    false
 }
 
 /// How long PCM audio in `byte_len` bytes can last at most, whatever its header says: a

@@ -240,6 +240,25 @@ fn a_wav_streamed_through_a_pipe_decodes_to_its_real_length() {
 }
 
 #[test]
+fn a_wav_whose_header_holds_a_streaming_placeholder_decodes_to_its_real_length() {
+    // What programs that write WAV to a pipe put in the size fields: espeak-ng's
+    // `--stdout`, and the TTS service's streamed answers.
+    let file = std::fs::read(fixtures::speech(Speech::English)).expect("speech");
+    let seconds = fixtures::speech_seconds(Speech::English);
+    for placeholder in [0x7FFF_F000u32, 0xFFFF_FFDA] {
+        let mut streamed = file.clone();
+        // espeak-ng writes the canonical 44-byte header: RIFF size at 4, data size at 40.
+        streamed[4..8].copy_from_slice(&placeholder.wrapping_add(36).to_le_bytes());
+        streamed[40..44].copy_from_slice(&placeholder.to_le_bytes());
+
+        let audio = decoded(&streamed, "wav");
+
+        let drift = audio.duration_seconds() - seconds;
+        assert!(drift.abs() < 0.001, "{placeholder:#x}: {drift}");
+    }
+}
+
+#[test]
 fn the_soundtrack_of_a_video_is_decoded() {
     let speech = fixtures::speech(Speech::English);
     let speech = speech.to_str().expect("a UTF-8 path");

@@ -2,7 +2,7 @@
 //! its binary would start it, and called over gRPC.
 
 use podwise_common::ServiceError;
-use podwise_common::settings::Settings;
+use podwise_common::settings::{Settings, Sources};
 use podwise_common::stores::objects::{ObjectKey, ObjectStore};
 use podwise_common::testing::{RunningService, assert_healthy, channel, settings_with, spawn};
 use podwise_proto::common::v1::AudioInput;
@@ -293,6 +293,29 @@ async fn every_bad_request_is_refused_with_its_reason_and_the_service_stays_up()
     }
     assert_healthy(stt.service.addr, "stt").await;
     stt.service.stop().await;
+}
+
+#[tokio::test]
+async fn a_compute_type_the_engine_cannot_honour_stops_the_start_naming_it() {
+    let settings = settings_with(&[("WHISPER_COMPUTE_TYPE", "float16")]);
+    let message = match podwise_stt::build(&settings).await {
+        Ok(_) => panic!("the service started with WHISPER_COMPUTE_TYPE=float16"),
+        Err(e) => format!("{e:#}"),
+    };
+    assert!(
+        message.contains("WHISPER_COMPUTE_TYPE=float16") && message.contains("float32"),
+        "{message}"
+    );
+
+    // A name no Whisper engine knows is refused while the settings load.
+    let sources = Sources::from_pairs(vec![("WHISPER_COMPUTE_TYPE", "float64")]);
+    let message = Settings::load_from(&sources)
+        .expect_err("float64 is no compute type")
+        .to_string();
+    assert!(
+        message.contains("WHISPER_COMPUTE_TYPE") && message.contains("float64"),
+        "{message}"
+    );
 }
 
 #[tokio::test]

@@ -7,7 +7,7 @@
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard, OnceLock};
 
-use podwise_stt::whisper::{DecodeError, DecodeOptions, LoadError, Whisper};
+use podwise_stt::whisper::{ComputeType, DecodeError, DecodeOptions, LoadError, Whisper};
 
 use crate::speech::{character_error_rate, model_dir, speak, word_error_rate};
 
@@ -21,8 +21,9 @@ const ENGLISH: [&str; 4] = [
 
 fn shared(cell: &'static OnceLock<Mutex<Whisper>>, name: &str) -> MutexGuard<'static, Whisper> {
     cell.get_or_init(|| {
+        let dir = model_dir().join("stt").join(name);
         let model =
-            Whisper::load(&model_dir().join("stt").join(name), 1).unwrap_or_else(|e| panic!("{e}"));
+            Whisper::load(&dir, 1, ComputeType::default()).unwrap_or_else(|e| panic!("{e}"));
         Mutex::new(model)
     })
     .lock()
@@ -270,8 +271,8 @@ fn a_language_the_model_lacks_is_refused_by_name() {
 #[test]
 fn a_model_moves_to_a_worker_thread_and_runs_on_two_threads_alike() {
     fn send<T: Send>(_: &T) {}
-    let mut two = Whisper::load(&model_dir().join("stt/whisper-tiny.en"), 2)
-        .unwrap_or_else(|e| panic!("{e}"));
+    let dir = model_dir().join("stt/whisper-tiny.en");
+    let mut two = Whisper::load(&dir, 2, ComputeType::default()).unwrap_or_else(|e| panic!("{e}"));
     send(&two);
     let audio = speak("en-us", ENGLISH[2]);
     let options = DecodeOptions::default();
@@ -284,8 +285,36 @@ fn a_model_moves_to_a_worker_thread_and_runs_on_two_threads_alike() {
     assert_eq!(on_two.temperature, 0.0, "clear speech decodes greedily");
 }
 
+#[test]
+fn the_float32_compute_type_decodes_with_other_weights_and_hears_the_same_words() {
+    let dir = model_dir().join("stt/whisper-tiny.en");
+    let mut precise =
+        Whisper::load(&dir, 1, ComputeType::Float32).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(precise.compute_type(), ComputeType::Float32);
+    let audio = speak("en-us", ENGLISH[1]);
+    let options = DecodeOptions::default();
+
+    let from_f32 = precise
+        .transcribe_window(&audio, &options)
+        .expect("the window decodes");
+    let mut quantized = tiny_en();
+    assert_eq!(quantized.compute_type(), ComputeType::Int8Float32);
+    let from_q8 = quantized
+        .transcribe_window(&audio, &options)
+        .expect("the window decodes");
+
+    let wer = word_error_rate(ENGLISH[1], &text_of(&from_f32));
+    assert!(wer < 0.15, "WER {wer:.3}: {from_f32:?}");
+    // Decoding is deterministic, so equal log-probabilities would mean both decoders
+    // read the same (quantized) matrices: the setting did not reach the decoder.
+    let logprobs = |t: &podwise_stt::whisper::WindowTranscript| -> Vec<f32> {
+        t.segments.iter().map(|s| s.avg_logprob).collect()
+    };
+    assert_ne!(logprobs(&from_f32), logprobs(&from_q8));
+}
+
 fn load_error(dir: &Path) -> LoadError {
-    Whisper::load(dir, 1).expect_err("the model directory is incomplete")
+    Whisper::load(dir, 1, ComputeType::default()).expect_err("the model directory is incomplete")
 }
 
 #[test]

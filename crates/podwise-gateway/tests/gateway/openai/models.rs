@@ -4,7 +4,8 @@ use podwise_proto::llm::v1::{ModelInfo, ModelKind};
 use serde_json::json;
 
 use super::double::Script;
-use super::{OpenAi, json_of, settings, start_gateway};
+use super::{OpenAi, json_of, settings};
+use crate::harness::Gateway;
 
 #[tokio::test]
 async fn the_model_list_has_the_openai_shape_with_podwise_fields_where_set() {
@@ -59,9 +60,9 @@ async fn the_model_list_answers_503_while_the_llm_service_is_unreachable() {
     let url = format!("http://{}", closed.local_addr().expect("an address"));
     drop(closed);
     let scratch = tempfile::tempdir().expect("a scratch directory");
-    let (base, shutdown, gateway) = start_gateway(&settings(&url, &scratch, &[])).await;
+    let gateway = Gateway::start(&settings(&url, &scratch, &[])).await;
 
-    let response = reqwest::get(format!("{base}/v1/models"))
+    let response = reqwest::get(format!("{}/v1/models", gateway.base))
         .await
         .expect("the gateway answers");
 
@@ -69,9 +70,5 @@ async fn the_model_list_answers_503_while_the_llm_service_is_unreachable() {
     assert!(response.headers().contains_key("retry-after"));
     let (_, body) = json_of(response).await;
     assert_eq!(body["code"], "unavailable");
-    shutdown.cancel();
-    gateway
-        .await
-        .expect("join the gateway")
-        .expect("the gateway stops cleanly");
+    gateway.stop().await;
 }
