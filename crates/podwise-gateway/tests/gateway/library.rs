@@ -5,11 +5,12 @@
 
 use std::time::{Duration, Instant};
 
-use podwise_common::CancellationToken;
 use podwise_common::settings::ServiceName;
 use podwise_common::testing::{ServiceProcess, free_port, settings_with};
 use serde_json::{Value, json};
 use tempfile::TempDir;
+
+use crate::harness::Gateway;
 
 const OPERATOR_KEY: &str = "test-operator-key-0123456789";
 const PATIENCE: Duration = Duration::from_secs(90);
@@ -17,17 +18,12 @@ const PATIENCE: Duration = Duration::from_secs(90);
 struct Library {
     base: String,
     client: reqwest::Client,
-    shutdown: CancellationToken,
+    // Runs until the test's runtime ends with the test.
+    _gateway: Gateway,
     _rag: ServiceProcess,
     _llm: ServiceProcess,
     _data: TempDir,
     _llm_data: TempDir,
-}
-
-impl Drop for Library {
-    fn drop(&mut self) {
-        self.shutdown.cancel();
-    }
 }
 
 async fn start() -> Library {
@@ -60,14 +56,11 @@ async fn start() -> Library {
         ("RAG_URL", &rag.url),
         ("PODWISE_OPERATOR_KEYS", OPERATOR_KEY),
     ]);
-    let gateway = podwise_gateway::build(&settings).await.expect("gateway");
-    let base = format!("http://{}", gateway.local_addr());
-    let shutdown = CancellationToken::new();
-    tokio::spawn(gateway.run_until_stopped(shutdown.clone()));
+    let gateway = Gateway::start(&settings).await;
     Library {
-        base,
+        base: gateway.base.clone(),
         client: reqwest::Client::new(),
-        shutdown,
+        _gateway: gateway,
         _rag: rag,
         _llm: llm,
         _data: data,

@@ -7,7 +7,6 @@ mod double;
 
 use std::time::Duration;
 
-use podwise_common::CancellationToken;
 use podwise_common::server::ServiceServer;
 use podwise_common::stores::catalog::Catalog;
 use podwise_common::testing::{RunningService, settings_with};
@@ -16,7 +15,7 @@ use podwise_proto::ml::v1::{EvaluateRequest, RecommendRequest};
 use serde_json::Value;
 
 use self::double::{ScriptedMl, Seen};
-use crate::openai::{spawn_stand_in, start_gateway};
+use crate::harness::{Gateway, spawn_stand_in};
 
 const OPERATOR_KEY: &str = "an-operator-key-long-enough-to-pass";
 
@@ -26,13 +25,8 @@ struct Recommending {
     ml: ScriptedMl,
     client: reqwest::Client,
     _service: RunningService,
-    shutdown: CancellationToken,
-}
-
-impl Drop for Recommending {
-    fn drop(&mut self) {
-        self.shutdown.cancel();
-    }
+    // Runs until the test's runtime ends with the test.
+    _gateway: Gateway,
 }
 
 impl Recommending {
@@ -47,15 +41,15 @@ impl Recommending {
             ("ML_URL", url.as_str()),
             ("PODWISE_OPERATOR_KEYS", OPERATOR_KEY),
         ]);
-        let (base, shutdown, _task) = start_gateway(&settings).await;
+        let gateway = Gateway::start(&settings).await;
         let catalog = Catalog::open(&settings).await.expect("catalog");
         Self {
-            base,
+            base: gateway.base.clone(),
             catalog,
             ml,
             client: reqwest::Client::new(),
             _service: service,
-            shutdown,
+            _gateway: gateway,
         }
     }
 

@@ -1,42 +1,33 @@
 //! Listeners through the product API: creation, their bearer token, preferences and
 //! feedback, and every way a caller without the right token is turned away.
 
-use podwise_common::CancellationToken;
 use podwise_common::stores::catalog::{Catalog, NewEpisode, Podcast};
 use podwise_common::testing::settings_with;
 use serde_json::{Value, json};
 use tempfile::TempDir;
 
+use crate::harness::Gateway;
+
 struct Running {
     base: String,
     catalog: Catalog,
     client: reqwest::Client,
-    shutdown: CancellationToken,
+    // Runs until the test's runtime ends with the test.
+    _gateway: Gateway,
     _dir: TempDir,
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        self.shutdown.cancel();
-    }
 }
 
 async fn start() -> Running {
     let dir = TempDir::new().expect("temp dir");
     let settings = settings_with(&[("PODWISE_DATA_DIR", dir.path().to_str().expect("UTF-8"))]);
-    let gateway = podwise_gateway::build(&settings)
-        .await
-        .expect("build gateway");
-    let base = format!("http://{}", gateway.local_addr());
-    let shutdown = CancellationToken::new();
-    tokio::spawn(gateway.run_until_stopped(shutdown.clone()));
+    let gateway = Gateway::start(&settings).await;
     // The same SQLite file the gateway uses, as the services share it on one machine.
     let catalog = Catalog::open(&settings).await.expect("catalog");
     Running {
-        base,
+        base: gateway.base.clone(),
         catalog,
         client: reqwest::Client::new(),
-        shutdown,
+        _gateway: gateway,
         _dir: dir,
     }
 }
