@@ -5,15 +5,21 @@
 //!   "episodes": [{"id", "title", "published"?, "description"?, "tags"?, "segments":
 //!   [{"start", "end", "text"}]}]}]}` with times in seconds, and answers 202 with one
 //!   job per episode.
+//! - `POST /api/v1/ingest/audio` takes one episode's audio as `multipart/form-data`: the
+//!   `file` (WAV, MP3, FLAC, Ogg Vorbis, M4A/AAC) and the fields `podcast_id`,
+//!   `podcast_title`, `category`, `language`, `episode_id`, `episode_title`, and
+//!   optionally `published`, `description` and `tags` (repeatable); 202 with its job.
 //! - `GET /api/v1/ingest/jobs?state=&podcast_id=&limit=` lists jobs, newest first.
 //! - `GET /api/v1/ingest/jobs/{id}` shows one job: state (queued, transcribing, indexing,
 //!   done, failed), attempts and the last error.
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use podwise_common::ServiceError;
+use podwise_proto::common::v1::AudioInput;
+use podwise_proto::common::v1::audio_input::Source;
 use podwise_proto::rag::v1::{
-    EpisodeTranscript, GetJobRequest, IngestTranscriptsRequest, IngestionJob, JobState,
-    ListJobsRequest, PodcastTranscripts, TimedText,
+    EpisodeTranscript, GetJobRequest, IngestAudioRequest, IngestTranscriptsRequest, IngestionJob,
+    JobState, ListJobsRequest, PodcastTranscripts, TimedText,
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -23,10 +29,13 @@ use crate::api_error::ApiError;
 use crate::ask::rag_client;
 use crate::auth::Operator;
 use crate::json_body;
+use crate::upload::{self, Upload};
 use crate::upstreams::grpc_request;
 
 /// A library of transcripts is large; this is the most one request may carry.
 pub(crate) const TRANSCRIPTS_BODY_LIMIT: usize = 32 * 1024 * 1024;
+/// The largest episode file one upload may carry (the RAG service's inline limit).
+pub(crate) const AUDIO_BODY_LIMIT: usize = 48 * 1024 * 1024;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -123,6 +132,56 @@ pub(crate) async fn transcripts(
         .into_inner();
     let jobs: Vec<Value> = reply.jobs.iter().map(job_json).collect();
     Ok(HttpResponse::Accepted().json(json!({ "jobs": jobs })))
+}
+
+pub(crate) async fn audio(
+    state: web::Data<AppState>,
+    http: HttpRequest,
+    _operator: Operator,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let mut upload = upload::read(&http, payload, "file", AUDIO_BODY_LIMIT).await?;
+    let request = audio_request(&mut upload)?;
+    let reply = rag_client(&state)
+        .ingest_audio(grpc_request(&http, request))
+        .await?
+        .into_inner();
+    let jobs: Vec<Value> = reply.jobs.iter().map(job_json).collect();
+    Ok(HttpResponse::Accepted().json(json!({ "jobs": jobs })))
+}
+
+fn audio_request(upload: &mut Upload) -> Result<IngestAudioRequest, ServiceError> {
+    let file = upload.file.take().ok_or_else(|| {
+        ServiceError::InvalidArgument("the upload has no file field with the audio".into())
+    })?;
+    let mut required = |name: &str| {
+        upload
+            .take(name)?
+            .ok_or_else(|| ServiceError::InvalidArgument(format!("the field {name} is required")))
+    };
+    let podcast_id = required("podcast_id")?;
+    let podcast_title = required("podcast_title")?;
+    let category = required("category")?;
+    let language = required("language")?;
+    let episode_id = required("episode_id")?;
+    let episode_title = required("episode_title")?;
+    let request = IngestAudioRequest {
+        podcast_id,
+        podcast_title,
+        category,
+        language,
+        episode_id,
+        episode_title,
+        published: upload.take("published")?.unwrap_or_default(),
+        description: upload.take("description")?.unwrap_or_default(),
+        tags: upload.take_all("tags"),
+        audio: Some(AudioInput {
+            format_hint: file.file_name.or(file.content_type).unwrap_or_default(),
+            source: Some(Source::Data(file.bytes.to_vec())),
+        }),
+    };
+    std::mem::take(upload).finish()?;
+    Ok(request)
 }
 
 #[derive(Debug, Deserialize)]

@@ -252,6 +252,62 @@ async fn operators_ingest_and_follow_jobs_and_everyone_else_is_turned_away() {
         "{body}"
     );
 
+    // Audio uploads: what is not audio, or lacks its metadata, is refused by name.
+    let upload = |file: &'static [u8], fields: &[(&'static str, &'static str)]| {
+        const BOUNDARY: &str = "podwise-library-boundary";
+        let mut body = Vec::new();
+        for (name, value) in fields {
+            body.extend(
+                format!(
+                    "--{BOUNDARY}\r\ncontent-disposition: form-data; name=\"{name}\"\r\n\r\n\
+                 {value}\r\n"
+                )
+                .into_bytes(),
+            );
+        }
+        body.extend(
+            format!(
+                "--{BOUNDARY}\r\ncontent-disposition: form-data; name=\"file\"; \
+             filename=\"episode.wav\"\r\ncontent-type: audio/wav\r\n\r\n"
+            )
+            .into_bytes(),
+        );
+        body.extend_from_slice(file);
+        body.extend(format!("\r\n--{BOUNDARY}--\r\n").into_bytes());
+        library
+            .client
+            .post(library.url("/api/v1/ingest/audio"))
+            .bearer_auth(OPERATOR_KEY)
+            .header(
+                "content-type",
+                format!("multipart/form-data; boundary={BOUNDARY}"),
+            )
+            .body(body)
+            .send()
+    };
+    let metadata = [
+        ("podcast_id", "pod-study"),
+        ("podcast_title", "讀書方法研究室"),
+        ("category", "education"),
+        ("language", "zh-TW"),
+        ("episode_id", "ep-upload"),
+        ("episode_title", "上傳的單集"),
+    ];
+    let not_audio = upload(b"<html>a web page</html>", &metadata)
+        .await
+        .expect("request");
+    assert_eq!(not_audio.status(), 415);
+    let nameless = upload(b"RIFF", &metadata[..5]).await.expect("request");
+    assert_eq!(nameless.status(), 400);
+    let body: Value = nameless.json().await.expect("json");
+    assert!(
+        body["message"]
+            .as_str()
+            .expect("message")
+            .contains("episode_title"),
+        "{body}"
+    );
+
     let not_json = library
         .client
         .post(library.url("/api/v1/ingest/transcripts"))
