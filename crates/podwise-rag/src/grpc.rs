@@ -3,7 +3,6 @@
 use futures_util::StreamExt as _;
 use futures_util::stream::BoxStream;
 use podwise_common::ServiceError;
-use podwise_common::error::not_available;
 use podwise_common::stores::catalog::{JobState, Page};
 use podwise_proto::rag::v1::rag_service_server::RagService;
 use podwise_proto::rag::v1::{
@@ -18,7 +17,7 @@ use tonic::{Request, Response, Status};
 
 use crate::answer::{ask, citations, history};
 use crate::episode_vectors::episode_vectors;
-use crate::ingest::{audio, job_message, transcripts};
+use crate::ingest::{audio, feed, job_message, transcripts};
 use crate::library::SharedLibrary;
 use crate::search::{self, Query};
 
@@ -123,9 +122,10 @@ impl RagService for RagApi {
 
     async fn ingest_feed(
         &self,
-        _request: Request<IngestFeedRequest>,
+        request: Request<IngestFeedRequest>,
     ) -> Result<Response<IngestResponse>, Status> {
-        Err(not_available("feed ingestion"))
+        let jobs = feed::ingest(&self.library, request.into_inner()).await?;
+        Ok(Response::new(IngestResponse { jobs }))
     }
 
     async fn ingest_audio(

@@ -1,13 +1,14 @@
 //! Ingestion: shows in, searchable chunks out.
 //!
-//! Requests ([`transcripts`], [`audio`]) store what they carry and queue one job per
-//! episode in the catalog; [`worker`]s claim the jobs, have audio transcribed (with a
-//! [`preview`] cut first), and run every transcript through [`indexer`]: clean, chunk,
+//! Requests ([`transcripts`], [`audio`], [`feed`]) store what they carry and queue one job
+//! per episode in the catalog; [`worker`]s claim the jobs, download a feed's audio, have
+//! audio transcribed (with a [`preview`] cut first), and run every transcript through [`indexer`]: clean, chunk,
 //! tag, embed, replace the episode's vectors and lexical entries, mark it done. Job state
 //! lives in the catalog, so a restarted service picks up where the last one stopped, and
 //! a failed attempt is retried with back-off without holding up other episodes.
 
 pub mod audio;
+pub mod feed;
 pub mod indexer;
 pub mod preview;
 pub mod transcripts;

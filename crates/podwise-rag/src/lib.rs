@@ -1,16 +1,14 @@
 //! `podwise-rag`: turns shows into searchable knowledge (ingestion) and answers listeners'
 //! questions from it with citations of episodes and moments.
 //!
-//! - [`ingest`]: transcripts or audio in, per-episode jobs in the catalog, workers that
-//!   transcribe (through the STT service), clean, chunk, tag ([`text`]), embed ([`llm`])
-//!   and index them;
+//! - [`ingest`]: transcripts, audio or RSS feeds in, per-episode jobs in the catalog,
+//!   workers that download and transcribe (through the STT service), clean, chunk, tag
+//!   ([`text`]), embed ([`llm`]) and index them;
 //! - [`search`]: hybrid retrieval, dense vectors plus BM25, fused and reranked;
 //! - [`answer`]: classification, the confidence gate, cited answers (written by the LLM
 //!   or extractive), summaries and chat history;
 //! - [`library`]: the stores and clients all of it shares; `grpc` maps the contract of
 //!   `proto/podwise/rag/v1` onto them.
-//!
-//! Feed ingestion is not built yet: that RPC answers `UNIMPLEMENTED` naming itself.
 
 pub mod answer;
 pub mod episode_vectors;

@@ -15,11 +15,11 @@ use podwise_common::stores::catalog::{Job, JobKind, JobState, RetryPolicy, Trans
 use tokio::task::JoinHandle;
 use tracing::{Instrument as _, info, warn};
 
-use super::{STAGE_INDEXING, STAGE_TRANSCRIBING, audio, indexer};
+use super::{STAGE_INDEXING, STAGE_TRANSCRIBING, audio, feed, indexer};
 use crate::library::SharedLibrary;
 
 /// The kinds of job these workers run.
-const KINDS: [JobKind; 2] = [JobKind::Transcripts, JobKind::Audio];
+const KINDS: [JobKind; 3] = [JobKind::Transcripts, JobKind::Audio, JobKind::Episode];
 /// How often an idle worker looks for due jobs (retries come due without a wake-up).
 const IDLE_POLL: Duration = Duration::from_secs(2);
 /// How often a running job says it is alive.
@@ -118,6 +118,12 @@ async fn work(
         JobKind::Audio => {
             enter(STAGE_TRANSCRIBING).await?;
             audio::transcribe(library, episode_id, &job.source).await?;
+        }
+        JobKind::Episode => {
+            // Fetching the audio is the first part of getting its transcript.
+            enter(STAGE_TRANSCRIBING).await?;
+            let key = feed::download(library, episode_id, &job.source).await?;
+            audio::transcribe(library, episode_id, &key).await?;
         }
         other => {
             return Err(ServiceError::Unimplemented(format!(

@@ -18,7 +18,7 @@ const SPOKEN: &str = "The Panama Canal opened in nineteen fourteen. Ships save a
 
 /// English speech as espeak-ng says it, a WAV of a few seconds. Written to a file, since
 /// on a pipe espeak-ng cannot go back to fill in the WAV's sizes.
-fn speech() -> Vec<u8> {
+pub(crate) fn speech() -> Vec<u8> {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("speech.wav");
     let status = Command::new("espeak-ng")

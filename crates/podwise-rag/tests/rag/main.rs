@@ -3,6 +3,7 @@
 //! real LLM service (its built binary, for real embeddings) beside it.
 
 mod audio;
+mod feed;
 mod fixture_shape;
 mod harness;
 mod health;
