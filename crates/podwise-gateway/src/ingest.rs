@@ -9,6 +9,9 @@
 //!   `file` (WAV, MP3, FLAC, Ogg Vorbis, M4A/AAC) and the fields `podcast_id`,
 //!   `podcast_title`, `category`, `language`, `episode_id`, `episode_title`, and
 //!   optionally `published`, `description` and `tags` (repeatable); 202 with its job.
+//! - `POST /api/v1/ingest/feed` takes `{"url", "category", "language"?, "max_episodes"?}`
+//!   (or `{"xml", ...}` with the feed itself) and answers 202 with a job per episode that
+//!   has audio.
 //! - `GET /api/v1/ingest/jobs?state=&podcast_id=&limit=` lists jobs, newest first.
 //! - `GET /api/v1/ingest/jobs/{id}` shows one job: state (queued, transcribing, indexing,
 //!   done, failed), attempts and the last error.
@@ -18,8 +21,9 @@ use podwise_common::ServiceError;
 use podwise_proto::common::v1::AudioInput;
 use podwise_proto::common::v1::audio_input::Source;
 use podwise_proto::rag::v1::{
-    EpisodeTranscript, GetJobRequest, IngestAudioRequest, IngestTranscriptsRequest, IngestionJob,
-    JobState, ListJobsRequest, PodcastTranscripts, TimedText,
+    EpisodeTranscript, GetJobRequest, IngestAudioRequest, IngestFeedRequest,
+    IngestTranscriptsRequest, IngestionJob, JobState, ListJobsRequest, PodcastTranscripts,
+    TimedText, ingest_feed_request,
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -128,6 +132,49 @@ pub(crate) async fn transcripts(
     let library: Library = json_body::read(&http, payload, TRANSCRIPTS_BODY_LIMIT).await?;
     let reply = rag_client(&state)
         .ingest_transcripts(grpc_request(&http, library.into()))
+        .await?
+        .into_inner();
+    let jobs: Vec<Value> = reply.jobs.iter().map(job_json).collect();
+    Ok(HttpResponse::Accepted().json(json!({ "jobs": jobs })))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct FeedBody {
+    url: Option<String>,
+    xml: Option<String>,
+    category: String,
+    #[serde(default)]
+    language: String,
+    #[serde(default)]
+    max_episodes: u32,
+}
+
+pub(crate) async fn feed(
+    state: web::Data<AppState>,
+    http: HttpRequest,
+    _operator: Operator,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let body: FeedBody = json_body::read(&http, payload, TRANSCRIPTS_BODY_LIMIT).await?;
+    let source = match (body.url, body.xml) {
+        (Some(url), None) => ingest_feed_request::Source::Url(url),
+        (None, Some(xml)) => ingest_feed_request::Source::FeedXml(xml.into_bytes()),
+        _ => {
+            return Err(ServiceError::InvalidArgument(
+                "send the feed's url or its xml, one of the two".into(),
+            )
+            .into());
+        }
+    };
+    let request = IngestFeedRequest {
+        source: Some(source),
+        category: body.category,
+        language: body.language,
+        max_episodes: body.max_episodes,
+    };
+    let reply = rag_client(&state)
+        .ingest_feed(grpc_request(&http, request))
         .await?
         .into_inner();
     let jobs: Vec<Value> = reply.jobs.iter().map(job_json).collect();

@@ -113,6 +113,11 @@ pub(crate) fn configure(config: &mut web::ServiceConfig, state: &web::Data<AppSt
             web::post().to(ingest::transcripts),
         ))
         .service(only(
+            "/api/v1/ingest/feed",
+            Method::POST,
+            web::post().to(ingest::feed),
+        ))
+        .service(only(
             "/api/v1/ingest/audio",
             Method::POST,
             web::post().to(ingest::audio),

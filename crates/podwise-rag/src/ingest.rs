@@ -2,8 +2,9 @@
 //!
 //! Requests ([`transcripts`], [`audio`], [`feed`]) store what they carry and queue one job
 //! per episode in the catalog; [`worker`]s claim the jobs, download a feed's audio, have
-//! audio transcribed (with a [`preview`] cut first), and run every transcript through [`indexer`]: clean, chunk,
-//! tag, embed, replace the episode's vectors and lexical entries, mark it done. Job state
+//! audio transcribed (with a [`preview`] cut first), and run every transcript through
+//! [`indexer`]: clean, chunk, tag, embed, replace the episode's vectors and lexical
+//! entries, mark it done. Job state
 //! lives in the catalog, so a restarted service picks up where the last one stopped, and
 //! a failed attempt is retried with back-off without holding up other episodes.
 

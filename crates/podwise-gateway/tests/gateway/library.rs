@@ -308,6 +308,29 @@ async fn operators_ingest_and_follow_jobs_and_everyone_else_is_turned_away() {
         "{body}"
     );
 
+    let (status, body) = {
+        let response = library
+            .client
+            .post(library.url("/api/v1/ingest/feed"))
+            .bearer_auth(OPERATOR_KEY)
+            .json(&json!({"xml": "<html>a page</html>", "category": "education"}))
+            .send()
+            .await
+            .expect("request");
+        (
+            response.status(),
+            response.json::<Value>().await.expect("json"),
+        )
+    };
+    assert_eq!(status, 400);
+    assert!(
+        body["message"]
+            .as_str()
+            .expect("message")
+            .contains("not an RSS"),
+        "{body}"
+    );
+
     let not_json = library
         .client
         .post(library.url("/api/v1/ingest/transcripts"))
