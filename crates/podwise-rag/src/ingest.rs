@@ -15,13 +15,63 @@ pub mod preview;
 pub mod transcripts;
 pub mod worker;
 
-use podwise_common::stores::catalog::{Episode, Job, JobState, NewEpisode};
+use podwise_common::ServiceError;
+use podwise_common::stores::catalog::{
+    Episode, Job, JobKind, JobState, NewEpisode, NewJob, TranscriptStatus,
+};
+
+use crate::library::Library;
 use podwise_proto::rag::v1::{IngestionJob, JobState as JobStateMessage};
 
 /// The stage a running job reports while its audio is transcribed.
 pub const STAGE_TRANSCRIBING: &str = "transcribing";
 /// The stage a running job reports while its transcript is chunked, embedded and indexed.
 pub const STAGE_INDEXING: &str = "indexing";
+
+/// Refuses a category the catalog does not know.
+///
+/// # Errors
+/// `InvalidArgument` naming it; the catalog's unavailability.
+pub async fn require_category(library: &Library, category: &str) -> Result<(), ServiceError> {
+    let known = library.catalog.categories().await?;
+    if known.iter().any(|c| c.id == category) {
+        return Ok(());
+    }
+    let names: Vec<&str> = known.iter().map(|c| c.id.as_str()).collect();
+    Err(ServiceError::InvalidArgument(format!(
+        "category {category:?} is not one the catalog knows ({})",
+        names.join(", ")
+    )))
+}
+
+/// Marks the episode's transcript as pending and queues its job; the caller wakes the
+/// workers once everything of its request is queued.
+///
+/// # Errors
+/// The catalog's refusal or unavailability.
+pub async fn queue(
+    library: &Library,
+    kind: JobKind,
+    source: String,
+    podcast_id: &str,
+    episode_id: String,
+) -> Result<IngestionJob, ServiceError> {
+    library
+        .catalog
+        .set_transcript_status(&episode_id, TranscriptStatus::Pending)
+        .await?;
+    let job = library
+        .catalog
+        .create_job(&NewJob {
+            kind,
+            source,
+            parent_id: None,
+            podcast_id: Some(podcast_id.to_owned()),
+            episode_id: Some(episode_id),
+        })
+        .await?;
+    Ok(job_message(&job))
+}
 
 /// The catalog record that writes `episode` back unchanged: the base of every update
 /// to an episode's tags or preview.

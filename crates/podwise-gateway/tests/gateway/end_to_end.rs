@@ -37,6 +37,15 @@ fn curl(url: &str) -> String {
     String::from_utf8(output.stdout).expect("utf-8")
 }
 
+/// The body at `url` whatever its status (`/ready` answers 503 while not ready).
+fn curl_any(url: &str) -> String {
+    let output = Command::new("curl")
+        .args(["-sS", "-m", "5", url])
+        .output()
+        .expect("curl runs");
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
 /// The audio the gateway's OpenAI speech route answers for `body`, through the real TTS
 /// service and its voices.
 fn speech(port: u16, body: &str) -> Vec<u8> {
@@ -120,7 +129,15 @@ fn the_start_script_brings_up_six_healthy_services_and_the_stop_script_drains_th
         );
     }
     let gateway_port = ports[0].2;
-    let ready = curl(&format!("http://localhost:{gateway_port}/ready"));
+    // Healthy is not yet ready: the recommender, for one, is ready once its first model
+    // is trained, moments after it answers /health.
+    let ready_url = format!("http://localhost:{gateway_port}/ready");
+    let waited = std::time::Instant::now();
+    let mut ready = curl_any(&ready_url);
+    while !ready.contains("\"status\":\"ok\"") && waited.elapsed().as_secs() < 60 {
+        std::thread::sleep(std::time::Duration::from_millis(250));
+        ready = curl_any(&ready_url);
+    }
     assert!(ready.contains("\"status\":\"ok\""), "{ready}");
     let spoken = speech(gateway_port, r#"{"input": "我在 Google 工作。Hello!"}"#);
     assert!(

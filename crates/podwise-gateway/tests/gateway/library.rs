@@ -462,6 +462,41 @@ async fn listeners_get_cited_moments_plain_streamed_summarised_and_in_their_hist
         "{completion}"
     );
 
+    let streamed = library
+        .client
+        .post(library.url("/v1/chat/completions"))
+        .json(
+            &json!({"model": "podwise-rag", "stream": true, "messages": [
+                {"role": "user", "content": "番茄鐘的名字是怎麼來的？"}
+            ]}),
+        )
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(streamed.status(), 200);
+    let text = streamed.text().await.expect("body");
+    let chunks: Vec<Value> = text
+        .lines()
+        .filter_map(|line| line.strip_prefix("data: "))
+        .take_while(|data| *data != "[DONE]")
+        .map(|data| serde_json::from_str(data).expect("a JSON chunk"))
+        .collect();
+    assert!(text.trim_end().ends_with("data: [DONE]"), "{text}");
+    assert!(
+        chunks
+            .iter()
+            .all(|c| c["object"] == "chat.completion.chunk"),
+        "{text}"
+    );
+    let content: String = chunks
+        .iter()
+        .filter_map(|c| c["choices"][0]["delta"]["content"].as_str())
+        .collect();
+    assert!(content.contains("番茄"), "{content}");
+    let last = chunks.last().expect("chunks");
+    assert_eq!(last["choices"][0]["finish_reason"], "stop");
+    assert_eq!(last["citations"][0]["title"], "番茄鐘工作法", "{last}");
+
     let (status, empty) = library.post("/api/v1/ask", json!({"question": "  "})).await;
     assert_eq!(status, 400, "{empty}");
 }

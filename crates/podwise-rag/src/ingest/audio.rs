@@ -5,7 +5,7 @@
 //! a ready transcript.
 
 use podwise_common::ServiceError;
-use podwise_common::stores::catalog::{JobKind, NewEpisode, NewJob, Podcast, TranscriptStatus};
+use podwise_common::stores::catalog::{JobKind, NewEpisode, Podcast};
 use podwise_common::stores::documents::{Transcript, TranscriptSegment};
 use podwise_common::stores::objects::ObjectKey;
 use podwise_proto::common::v1::AudioInput;
@@ -15,7 +15,7 @@ use podwise_proto::stt::v1::TranscribeRequest;
 
 use super::preview::{PREVIEW_SECONDS, cut};
 use super::transcripts::{check_id, check_title, published_ms, seconds_to_ms};
-use super::{job_message, unchanged};
+use super::{queue, require_category, unchanged};
 use crate::library::Library;
 
 /// The most audio one request may carry inline; larger files go through the object
@@ -40,13 +40,7 @@ pub async fn ingest(
         &request.podcast_title,
     )?;
     check_title(&at, &request.episode_title)?;
-    let categories = library.catalog.categories().await?;
-    if !categories.iter().any(|c| c.id == request.category) {
-        return Err(ServiceError::InvalidArgument(format!(
-            "category {:?} is not one the catalog knows (business, education)",
-            request.category
-        )));
-    }
+    require_category(library, &request.category).await?;
     let published_at = match request.published.as_str() {
         "" => None,
         text => Some(
@@ -84,23 +78,18 @@ pub async fn ingest(
             tags: request.tags.clone(),
         })
         .await?;
-    library
-        .catalog
-        .set_transcript_status(&episode_id, TranscriptStatus::Pending)
-        .await?;
-    let job = library
-        .catalog
-        .create_job(&NewJob {
-            kind: JobKind::Audio,
-            source: audio_key.as_str().to_owned(),
-            parent_id: None,
-            podcast_id: Some(request.podcast_id.clone()),
-            episode_id: Some(episode_id),
-        })
-        .await?;
+    let source = audio_key.as_str().to_owned();
+    let job = queue(
+        library,
+        JobKind::Audio,
+        source,
+        &request.podcast_id,
+        episode_id,
+    )
+    .await?;
     library.job_queued.notify_waiters();
     tracing::info!(job = %job.id, audio = %audio_key, "audio accepted and queued");
-    Ok(job_message(&job))
+    Ok(job)
 }
 
 /// The key of the episode's audio in the object store, storing inline bytes first.

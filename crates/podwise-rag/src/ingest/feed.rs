@@ -9,12 +9,12 @@ use bytes::Bytes;
 use feed_rs::model::{Entry, Feed};
 use futures_util::StreamExt as _;
 use podwise_common::ServiceError;
-use podwise_common::stores::catalog::{JobKind, NewEpisode, NewJob, Podcast, TranscriptStatus};
+use podwise_common::stores::catalog::{JobKind, NewEpisode, Podcast};
 use podwise_common::stores::objects::ObjectKey;
 use podwise_proto::rag::v1::{IngestFeedRequest, IngestionJob, ingest_feed_request};
 use sha2::{Digest as _, Sha256};
 
-use super::{job_message, unchanged};
+use super::{queue, require_category, unchanged};
 use crate::library::Library;
 
 /// The largest feed document read.
@@ -34,13 +34,7 @@ pub async fn ingest(
     library: &Library,
     request: IngestFeedRequest,
 ) -> Result<Vec<IngestionJob>, ServiceError> {
-    let categories = library.catalog.categories().await?;
-    if !categories.iter().any(|c| c.id == request.category) {
-        return Err(ServiceError::InvalidArgument(format!(
-            "category {:?} is not one the catalog knows (business, education)",
-            request.category
-        )));
-    }
+    require_category(library, &request.category).await?;
     let (document, url) = match request.source {
         Some(ingest_feed_request::Source::Url(url)) => {
             (fetch(&url, MAX_FEED_BYTES).await?, Some(url))
@@ -73,21 +67,16 @@ pub async fn ingest(
             .catalog
             .upsert_episode(&episode(entry, &podcast))
             .await?;
-        library
-            .catalog
-            .set_transcript_status(&episode_id, TranscriptStatus::Pending)
-            .await?;
-        let job = library
-            .catalog
-            .create_job(&NewJob {
-                kind: JobKind::Episode,
-                source: audio_url,
-                parent_id: None,
-                podcast_id: Some(podcast.id.clone()),
-                episode_id: Some(episode_id),
-            })
-            .await?;
-        jobs.push(job_message(&job));
+        jobs.push(
+            queue(
+                library,
+                JobKind::Episode,
+                audio_url,
+                &podcast.id,
+                episode_id,
+            )
+            .await?,
+        );
     }
     library.job_queued.notify_waiters();
     tracing::info!(

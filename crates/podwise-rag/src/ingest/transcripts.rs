@@ -6,7 +6,7 @@
 //! and the listener-facing calls never wait behind it.
 
 use podwise_common::ServiceError;
-use podwise_common::stores::catalog::{JobKind, NewEpisode, NewJob, Podcast, TranscriptStatus};
+use podwise_common::stores::catalog::{JobKind, NewEpisode, Podcast};
 use podwise_common::stores::documents::{Transcript, TranscriptSegment};
 use podwise_proto::rag::v1::{
     EpisodeTranscript, IngestTranscriptsRequest, IngestionJob, PodcastTranscripts,
@@ -14,7 +14,7 @@ use podwise_proto::rag::v1::{
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use super::job_message;
+use super::queue;
 use crate::library::Library;
 
 /// What one request may carry; larger libraries are sent in several requests.
@@ -52,21 +52,17 @@ pub async fn ingest(
                 .documents
                 .put_transcript(&transcript(&episode_id, &podcast.language, episode))
                 .await?;
-            library
-                .catalog
-                .set_transcript_status(&episode_id, TranscriptStatus::Pending)
-                .await?;
-            let job = library
-                .catalog
-                .create_job(&NewJob {
-                    kind: JobKind::Transcripts,
-                    source: TRANSCRIPT_SOURCE.to_owned(),
-                    parent_id: None,
-                    podcast_id: Some(podcast.id.clone()),
-                    episode_id: Some(episode_id),
-                })
-                .await?;
-            jobs.push(job_message(&job));
+            let source = TRANSCRIPT_SOURCE.to_owned();
+            jobs.push(
+                queue(
+                    library,
+                    JobKind::Transcripts,
+                    source,
+                    &podcast.id,
+                    episode_id,
+                )
+                .await?,
+            );
         }
     }
     library.job_queued.notify_waiters();

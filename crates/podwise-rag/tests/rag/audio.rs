@@ -3,15 +3,12 @@
 //! what is not audio is refused before anything is stored.
 
 use std::process::Command;
-use std::time::Duration;
 
-use podwise_common::settings::ServiceName;
-use podwise_common::testing::{ServiceProcess, free_port, settings_with};
 use podwise_proto::common::v1::AudioInput;
 use podwise_proto::common::v1::audio_input::Source;
 use podwise_proto::rag::v1::{IngestAudioRequest, JobState, ListJobsRequest, SearchRequest};
 
-use crate::harness::{LlmProcess, Rag, bin_dir};
+use crate::harness::{Rag, WithSpeech};
 
 const SPOKEN: &str = "The Panama Canal opened in nineteen fourteen. Ships save about eight \
                       thousand miles by crossing it instead of sailing around South America.";
@@ -50,24 +47,8 @@ fn request(audio: Source) -> IngestAudioRequest {
 
 #[tokio::test]
 async fn an_episodes_audio_is_stored_previewed_transcribed_indexed_and_found() {
-    let data = tempfile::tempdir().expect("temp dir");
-    let data_dir = data.path().to_str().expect("UTF-8");
-    let llm = LlmProcess::start().await;
-    let stt = ServiceProcess::start(
-        &bin_dir(),
-        ServiceName::Stt,
-        free_port(),
-        data.path(),
-        &[],
-        Duration::from_secs(120),
-    )
-    .await;
-    let settings = settings_with(&[
-        ("PODWISE_DATA_DIR", data_dir),
-        ("LLM_URL", &llm.url),
-        ("STT_URL", &stt.url),
-    ]);
-    let mut rag = Rag::start_with(settings).await;
+    let mut speech_services = WithSpeech::start().await;
+    let rag = &mut speech_services.rag;
 
     let job = rag
         .client
@@ -104,7 +85,7 @@ async fn an_episodes_audio_is_stored_previewed_transcribed_indexed_and_found() {
         hit.preview_object_key,
         format!("previews/{}.wav", hit.episode_id)
     );
-    rag.service.stop().await;
+    speech_services.rag.service.stop().await;
 }
 
 #[tokio::test]

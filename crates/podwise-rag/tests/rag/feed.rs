@@ -2,15 +2,11 @@
 //! audio are queued, the audio downloaded, transcribed by the real STT service and
 //! indexed; reading the feed again changes nothing; what is not a feed is refused.
 
-use std::time::Duration;
-
-use podwise_common::settings::ServiceName;
-use podwise_common::testing::{ServiceProcess, free_port, settings_with};
 use podwise_proto::rag::v1::{IngestFeedRequest, JobState, SearchRequest, ingest_feed_request};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
 use crate::audio::speech;
-use crate::harness::{LlmProcess, Rag, bin_dir};
+use crate::harness::{Rag, WithSpeech};
 
 /// Serves `/feed.xml`, `/canal.wav` and `/page.html` on a free loopback port.
 async fn serve_feed() -> String {
@@ -76,23 +72,8 @@ fn by_url(url: String) -> IngestFeedRequest {
 #[tokio::test]
 async fn a_feeds_episodes_are_downloaded_transcribed_and_indexed_once() {
     let base = serve_feed().await;
-    let data = tempfile::tempdir().expect("temp dir");
-    let llm = LlmProcess::start().await;
-    let stt = ServiceProcess::start(
-        &bin_dir(),
-        ServiceName::Stt,
-        free_port(),
-        data.path(),
-        &[],
-        Duration::from_secs(120),
-    )
-    .await;
-    let settings = settings_with(&[
-        ("PODWISE_DATA_DIR", data.path().to_str().expect("UTF-8")),
-        ("LLM_URL", &llm.url),
-        ("STT_URL", &stt.url),
-    ]);
-    let mut rag = Rag::start_with(settings).await;
+    let mut speech_services = WithSpeech::start().await;
+    let rag = &mut speech_services.rag;
 
     let jobs = rag
         .client
@@ -133,7 +114,7 @@ async fn a_feeds_episodes_are_downloaded_transcribed_and_indexed_once() {
         "the same episode, not a second one"
     );
     rag.wait_for(&again[0].id, JobState::Done).await;
-    rag.service.stop().await;
+    speech_services.rag.service.stop().await;
 }
 
 #[tokio::test]

@@ -66,10 +66,48 @@ impl LlmProcess {
     }
 }
 
+/// The rag service with the real LLM and STT services beside it, all on one embedded data
+/// directory (the STT service reads the audio the rag service stores).
+pub struct WithSpeech {
+    pub rag: Rag,
+    _stt: ServiceProcess,
+    _llm: LlmProcess,
+    _data: tempfile::TempDir,
+}
+
+impl WithSpeech {
+    pub async fn start() -> Self {
+        let data = tempfile::tempdir().expect("temp dir");
+        let llm = LlmProcess::start().await;
+        let stt = ServiceProcess::start(
+            &bin_dir(),
+            ServiceName::Stt,
+            free_port(),
+            data.path(),
+            &[],
+            Duration::from_secs(120),
+        )
+        .await;
+        let settings = settings_with(&[
+            ("PODWISE_DATA_DIR", data.path().to_str().expect("UTF-8")),
+            ("LLM_URL", &llm.url),
+            ("STT_URL", &stt.url),
+        ]);
+        Self {
+            rag: Rag::start_with(settings).await,
+            _stt: stt,
+            _llm: llm,
+            _data: data,
+        }
+    }
+}
+
 /// The rag service in-process.
 pub struct Rag {
     pub service: RunningService,
     pub client: RagServiceClient<Channel>,
+    /// What it runs with: tests open the same embedded stores through it.
+    pub settings: Settings,
 }
 
 impl Rag {
@@ -88,7 +126,11 @@ impl Rag {
         let client = RagServiceClient::new(channel(service.addr))
             .max_decoding_message_size(64 * 1024 * 1024)
             .max_encoding_message_size(64 * 1024 * 1024);
-        Self { service, client }
+        Self {
+            service,
+            client,
+            settings,
+        }
     }
 
     /// Ingests `request` and waits until every job is done (or fails the test).

@@ -2,6 +2,7 @@
 //! shape of the retrieval fixture, and the service in-process on a free port with the
 //! real LLM service (its built binary, for real embeddings) beside it.
 
+mod answers;
 mod audio;
 mod feed;
 mod fixture_shape;
