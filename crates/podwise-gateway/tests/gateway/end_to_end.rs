@@ -1,7 +1,7 @@
 //! The whole system as an operator runs it: `scripts/start-all-services.sh` brings up the
 //! six binaries built by this test run, `curl` checks every port and asks the gateway for
-//! speech, and
-//! `scripts/stop-all-services.sh` stops them with SIGTERM.
+//! speech, `scripts/ingest-audio-directory.sh` ingests that speech as an episode which a
+//! question then finds, and `scripts/stop-all-services.sh` stops them with SIGTERM.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -145,6 +145,49 @@ fn the_start_script_brings_up_six_healthy_services_and_the_stop_script_drains_th
         "{} bytes of speech",
         spoken.len()
     );
+
+    // An operator ingests a directory of audio (made here by the TTS service) with the
+    // operations script; then a listener's question finds it, through STT, RAG and LLM.
+    let shows = scratch.path().join("shows");
+    std::fs::create_dir_all(&shows).expect("shows directory");
+    std::fs::write(
+        shows.join("podcast.json"),
+        r#"{"id": "pod-history", "title": "The History Classroom", "category": "education",
+            "language": "en"}"#,
+    )
+    .expect("podcast.json");
+    let episode = speech(
+        gateway_port,
+        "{\"input\": \"The Panama Canal opened in nineteen fourteen. Ships crossing it \
+         save about eight thousand miles of sailing around South America.\"}",
+    );
+    std::fs::write(shows.join("canal.wav"), episode).expect("audio");
+    std::fs::write(shows.join("canal.json"), r#"{"title": "The Canal"}"#).expect("sidecar");
+    let ingested = script("ingest-audio-directory.sh")
+        .arg(&shows)
+        .output()
+        .expect("ingest script runs");
+    assert!(
+        ingested.status.success(),
+        "ingestion: {}",
+        String::from_utf8_lossy(&ingested.stderr)
+    );
+    let answer = Command::new("curl")
+        .args([
+            "-fsS",
+            "-m",
+            "30",
+            "-H",
+            "content-type: application/json",
+            "-d",
+        ])
+        .arg(r#"{"question": "When did the Panama Canal open?"}"#)
+        .arg(format!("http://localhost:{gateway_port}/api/v1/ask"))
+        .output()
+        .expect("curl runs");
+    let answer = String::from_utf8_lossy(&answer.stdout);
+    assert!(answer.contains("\"grounded\":true"), "{answer}");
+    assert!(answer.contains("The Canal"), "{answer}");
 
     let stopped = stop();
     assert!(

@@ -192,7 +192,8 @@ fn podcast(feed: &Feed, url: Option<&str>, category: &str, language: &str) -> Po
         .filter(|t| !t.is_empty())
         .unwrap_or_else(|| id.clone());
     let language = if language.is_empty() {
-        feed.language.clone().unwrap_or_default()
+        // Feeds write the tag in any case (`zh-tw`); the catalog keeps BCP 47's.
+        feed.language.as_deref().map(bcp47_case).unwrap_or_default()
     } else {
         language.to_owned()
     };
@@ -215,6 +216,23 @@ fn podcast(feed: &Feed, url: Option<&str>, category: &str, language: &str) -> Po
         rss_url: url.map(str::to_owned),
         rating: None,
     }
+}
+
+/// A language tag in BCP 47's usual case: `zh-TW`, `en`, `zh-Hant-TW`.
+fn bcp47_case(tag: &str) -> String {
+    tag.split(['-', '_'])
+        .enumerate()
+        .map(|(at, part)| match (at, part.len()) {
+            (0, _) => part.to_ascii_lowercase(),
+            (_, 2) => part.to_ascii_uppercase(),
+            (_, 4) => {
+                let (first, rest) = part.split_at(1);
+                first.to_ascii_uppercase() + &rest.to_ascii_lowercase()
+            }
+            _ => part.to_ascii_lowercase(),
+        })
+        .collect::<Vec<_>>()
+        .join("-")
 }
 
 fn hex_prefix(digest: &[u8], bytes: usize) -> String {
@@ -362,6 +380,13 @@ mod tests {
         assert_eq!(episode.title, "番茄鐘工作法");
         assert_eq!(episode.published_at, Some(1_709_280_000_000));
         assert_eq!(audio_url(&feed.entries[1]), None, "no audio, no job");
+    }
+
+    #[test]
+    fn language_tags_get_their_usual_case() {
+        assert_eq!(bcp47_case("zh-tw"), "zh-TW");
+        assert_eq!(bcp47_case("EN"), "en");
+        assert_eq!(bcp47_case("zh_hant_tw"), "zh-Hant-TW");
     }
 
     #[test]
