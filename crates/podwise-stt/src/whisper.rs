@@ -4,8 +4,9 @@
 //! [`Whisper::load`] reads a CTranslate2 export (`model.bin`, `tokenizer.json`,
 //! `config.json`, as `scripts/fetch-models.sh` places them under `models/stt/`) and builds
 //! the network with candle: the encoder in f32, the decoder's matrices requantized to Q8_0
-//! since it reads them once per token (or kept in f32: [`ComputeType`]). Splitting long audio into windows, and carrying
-//! one window's text into the next as its prompt, is the caller's business.
+//! since it reads them once per token (or kept in f32: [`ComputeType`]). Splitting long
+//! audio into windows, and carrying one window's text into the next as its prompt, is the
+//! caller's business.
 //!
 //! Word-level timestamps, when asked for, come from the cross-attention of the model's
 //! alignment heads (see `alignment`), as Whisper's own `word_timestamps` does.
