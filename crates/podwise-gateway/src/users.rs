@@ -47,6 +47,15 @@ pub(crate) struct PreferencesBody {
     tags: Vec<String>,
 }
 
+impl From<Preferences> for PreferencesBody {
+    fn from(stored: Preferences) -> Self {
+        Self {
+            categories: stored.categories,
+            tags: stored.tags,
+        }
+    }
+}
+
 pub(crate) async fn preferences(
     state: web::Data<AppState>,
     listener: Listener,
@@ -58,10 +67,7 @@ pub(crate) async fn preferences(
         .preferences(&user_id)
         .await
         .map_err(ServiceError::from)?;
-    Ok(HttpResponse::Ok().json(PreferencesBody {
-        categories: stored.categories,
-        tags: stored.tags,
-    }))
+    Ok(HttpResponse::Ok().json(PreferencesBody::from(stored)))
 }
 
 pub(crate) async fn set_preferences(
@@ -87,10 +93,7 @@ pub(crate) async fn set_preferences(
         .preferences(&user_id)
         .await
         .map_err(ServiceError::from)?;
-    Ok(HttpResponse::Ok().json(PreferencesBody {
-        categories: stored.categories,
-        tags: stored.tags,
-    }))
+    Ok(HttpResponse::Ok().json(PreferencesBody::from(stored)))
 }
 
 /// Trimmed, non-empty names, a bounded number of them.
