@@ -19,7 +19,6 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use bytes::Bytes;
 use futures_util::StreamExt as _;
-use podwise_common::ServiceError;
 use podwise_common::grpc_client::TracedChannel;
 use podwise_common::settings::ServiceName;
 use podwise_common::stores::objects::ObjectKey;
@@ -56,16 +55,16 @@ pub(crate) struct AskBody {
     max_citations: Option<u32>,
 }
 
-/// The request for the RAG service, once the caller may speak for `user_id`.
-fn ask_request(body: AskBody, listener: Option<Listener>) -> Result<AskRequest, ApiError> {
+/// The request for the RAG service, once the caller may speak for `user_id`. The
+/// listener's extraction is kept as it came, so a question with a `user_id` reports why
+/// the token failed: missing or unknown (401), or the catalog down (503).
+fn ask_request(
+    body: AskBody,
+    listener: Result<Listener, ApiError>,
+) -> Result<AskRequest, ApiError> {
     let user_id = body.user_id.unwrap_or_default();
     if !user_id.is_empty() {
-        let listener = listener.ok_or_else(|| {
-            ApiError::from(ServiceError::Unauthenticated(
-                "a question with a user_id needs that listener's bearer token".into(),
-            ))
-        })?;
-        listener.require_self(&user_id)?;
+        listener?.require_self(&user_id)?;
     }
     Ok(AskRequest {
         question: body.question,
@@ -79,7 +78,7 @@ fn ask_request(body: AskBody, listener: Option<Listener>) -> Result<AskRequest, 
 pub(crate) async fn ask(
     state: web::Data<AppState>,
     http: HttpRequest,
-    listener: Option<Listener>,
+    listener: Result<Listener, ApiError>,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let body: AskBody = json_body::read(&http, payload, state.settings.api.max_body_bytes).await?;
@@ -94,7 +93,7 @@ pub(crate) async fn ask(
 pub(crate) async fn ask_stream(
     state: web::Data<AppState>,
     http: HttpRequest,
-    listener: Option<Listener>,
+    listener: Result<Listener, ApiError>,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let body: AskBody = json_body::read(&http, payload, state.settings.api.max_body_bytes).await?;

@@ -2,8 +2,9 @@
 //! operator, by one of the API keys in `PODWISE_OPERATOR_KEYS`.
 //!
 //! Both are actix extractors, so a handler states what it needs in its signature:
-//! `Listener` for personal routes (`Option<Listener>` where anonymous callers are served
-//! too) and `Operator` for ingestion, training and admin. A missing or unknown credential
+//! `Listener` for personal routes (`Result<Listener, ApiError>` where anonymous callers
+//! are served too, keeping the reason a token failed) and `Operator` for ingestion,
+//! training and admin. A missing or unknown credential
 //! is 401 with `WWW-Authenticate`; a listener acting on someone else's data is 403.
 
 use std::future::Future;

@@ -68,6 +68,12 @@ async fn start() -> Library {
     }
 }
 
+async fn status_and_json(request: reqwest::RequestBuilder) -> (u16, Value) {
+    let response = request.send().await.expect("request");
+    let status = response.status().as_u16();
+    (status, response.json().await.expect("a JSON body"))
+}
+
 fn transcripts() -> Value {
     let segments = |sentences: &[&str]| -> Vec<Value> {
         sentences
@@ -139,16 +145,9 @@ impl Library {
     async fn wait_done(&self, id: &str) -> Value {
         let started = Instant::now();
         loop {
-            let job: Value = self
-                .client
-                .get(self.url(&format!("/api/v1/ingest/jobs/{id}")))
-                .bearer_auth(OPERATOR_KEY)
-                .send()
-                .await
-                .expect("request")
-                .json()
-                .await
-                .expect("json");
+            let (_, job) = self
+                .operator_get(&format!("/api/v1/ingest/jobs/{id}"))
+                .await;
             if job["state"] == "done" {
                 return job;
             }
@@ -158,16 +157,21 @@ impl Library {
         }
     }
 
+    /// An operator's GET: the status and the JSON body.
+    async fn operator_get(&self, path: &str) -> (u16, Value) {
+        let request = self.client.get(self.url(path)).bearer_auth(OPERATOR_KEY);
+        status_and_json(request).await
+    }
+
+    /// An operator's POST of a JSON body: the status and the JSON body answered.
+    async fn operator_post(&self, path: &str, body: &Value) -> (u16, Value) {
+        let request = self.client.post(self.url(path)).bearer_auth(OPERATOR_KEY);
+        status_and_json(request.json(body)).await
+    }
+
+    /// Anyone's POST of a JSON body: the status and the JSON body answered.
     async fn post(&self, path: &str, body: Value) -> (u16, Value) {
-        let response = self
-            .client
-            .post(self.url(path))
-            .json(&body)
-            .send()
-            .await
-            .expect("request");
-        let status = response.status().as_u16();
-        (status, response.json().await.expect("json"))
+        status_and_json(self.client.post(self.url(path)).json(&body)).await
     }
 }
 
@@ -199,51 +203,30 @@ async fn operators_ingest_and_follow_jobs_and_everyone_else_is_turned_away() {
             .all(|job| job["attempts"] == 1 && job["last_error"].is_null())
     );
 
-    let listed: Value = library
-        .client
-        .get(library.url("/api/v1/ingest/jobs?state=done&podcast_id=pod-study"))
-        .bearer_auth(OPERATOR_KEY)
-        .send()
-        .await
-        .expect("request")
-        .json()
-        .await
-        .expect("json");
+    let (_, listed) = library
+        .operator_get("/api/v1/ingest/jobs?state=done&podcast_id=pod-study")
+        .await;
     assert_eq!(
         listed["jobs"].as_array().expect("jobs").len(),
         2,
         "{listed}"
     );
 
-    let bad_state = library
-        .client
-        .get(library.url("/api/v1/ingest/jobs?state=sleeping"))
-        .bearer_auth(OPERATOR_KEY)
-        .send()
-        .await
-        .expect("request");
-    assert_eq!(bad_state.status(), 400);
-    let unknown = library
-        .client
-        .get(library.url("/api/v1/ingest/jobs/no-such-job"))
-        .bearer_auth(OPERATOR_KEY)
-        .send()
-        .await
-        .expect("request");
-    assert_eq!(unknown.status(), 404);
+    let (bad_state, _) = library
+        .operator_get("/api/v1/ingest/jobs?state=sleeping")
+        .await;
+    assert_eq!(bad_state, 400);
+    let (unknown, _) = library
+        .operator_get("/api/v1/ingest/jobs/no-such-job")
+        .await;
+    assert_eq!(unknown, 404);
 
     let mut wrong_category = transcripts();
     wrong_category["podcasts"][0]["category"] = json!("cooking");
-    let refused = library
-        .client
-        .post(library.url("/api/v1/ingest/transcripts"))
-        .bearer_auth(OPERATOR_KEY)
-        .json(&wrong_category)
-        .send()
-        .await
-        .expect("request");
-    assert_eq!(refused.status(), 400);
-    let body: Value = refused.json().await.expect("json");
+    let (refused, body) = library
+        .operator_post("/api/v1/ingest/transcripts", &wrong_category)
+        .await;
+    assert_eq!(refused, 400);
     assert!(
         body["message"]
             .as_str()
@@ -308,20 +291,10 @@ async fn operators_ingest_and_follow_jobs_and_everyone_else_is_turned_away() {
         "{body}"
     );
 
-    let (status, body) = {
-        let response = library
-            .client
-            .post(library.url("/api/v1/ingest/feed"))
-            .bearer_auth(OPERATOR_KEY)
-            .json(&json!({"xml": "<html>a page</html>", "category": "education"}))
-            .send()
-            .await
-            .expect("request");
-        (
-            response.status(),
-            response.json::<Value>().await.expect("json"),
-        )
-    };
+    let not_a_feed = json!({"xml": "<html>a page</html>", "category": "education"});
+    let (status, body) = library
+        .operator_post("/api/v1/ingest/feed", &not_a_feed)
+        .await;
     assert_eq!(status, 400);
     assert!(
         body["message"]
