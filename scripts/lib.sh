@@ -56,3 +56,27 @@ ensure_programs() {
     done
     say "installed ${missing[*]}"
 }
+
+# True when the PID in FILE is alive and still the demo loader, scripts/build-demo.sh.
+demo_is_loading() {
+    local file=$1 pid
+    [[ -f $file ]] || return 1
+    pid=$(<"$file")
+    [[ $pid =~ ^[0-9]+$ && -r /proc/$pid/cmdline ]] || return 1
+    tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q 'build-demo\.sh'
+}
+
+# The first operator key the services accept: from PODWISE_OPERATOR_KEYS, else from the
+# .env file they read (PODWISE_DOTENV), else the one the start script made in
+# PODWISE_DATA_DIR/operator-key. Prints nothing when there is none.
+first_operator_key() {
+    local keys=${PODWISE_OPERATOR_KEYS:-} dotenv=${PODWISE_DOTENV:-$PODWISE_ROOT/.env}
+    local key_file=${PODWISE_DATA_DIR:-$PODWISE_ROOT/data}/operator-key
+    if [[ -z $keys && -f $dotenv ]]; then
+        keys=$(sed -n 's/^PODWISE_OPERATOR_KEYS=//p' "$dotenv" | tail -n 1 | tr -d "\"'")
+    fi
+    if [[ -z $keys && -s $key_file ]]; then
+        keys=$(<"$key_file")
+    fi
+    printf '%s' "${keys%%,*}"
+}

@@ -14,6 +14,9 @@
 #   API_PORT, RAG_PORT, ML_PORT, TTS_PORT, STT_PORT, LLM_PORT   the ports (8000-8005)
 #   PODWISE_OPERATOR_KEYS  operator API keys; when neither this nor .env sets one, a key is
 #                          made once in PODWISE_DATA_DIR/operator-key and used
+#   PODWISE_DEMO           whether to load the demo library into an empty catalog:
+#                          background (the default; 1 means the same), foreground (wait
+#                          for it, with its progress on the terminal) or 0 (never)
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
@@ -36,8 +39,18 @@ run_dir=${PODWISE_RUN_DIR:-$PODWISE_ROOT/.run}
 log_dir=${PODWISE_LOG_DIR:-$PODWISE_ROOT/logs}
 timeout=${PODWISE_START_TIMEOUT:-120}
 bin_dir=${PODWISE_BIN_DIR:-}
+demo=${PODWISE_DEMO:-background}
+case "$demo" in
+    1 | background) demo=background ;;
+    0 | foreground) ;;
+    *) die "PODWISE_DEMO is $demo; use background, foreground or 0" ;;
+esac
 mkdir -p "$run_dir" "$log_dir"
 
+if demo_is_loading "$run_dir/demo.pid"; then
+    die "the demo loader is still running (PID $(<"$run_dir/demo.pid")); stop it first with \
+scripts/stop-all-services.sh"
+fi
 for service in "${PODWISE_SERVICES[@]}"; do
     if pid_is_ours "$run_dir/$service.pid"; then
         die "$service is already running (PID $(<"$run_dir/$service.pid")); run scripts/stop-all-services.sh first"
@@ -119,14 +132,52 @@ trap - ERR INT TERM
 
 api_port=$(service_port gateway)
 say "all six services are healthy"
+
+# True when the catalog has had no ingestion job, so no show (demo or real) was loaded.
+catalog_is_empty() {
+    local jobs
+    jobs=$(curl -fsS -H "authorization: Bearer $(first_operator_key)" \
+        "http://127.0.0.1:$api_port/api/v1/ingest/jobs?limit=1") || {
+        say "cannot list the ingestion jobs to tell whether the catalog is empty"
+        return 1
+    }
+    [[ $jobs == *'"jobs":[]'* ]]
+}
+
+# The demo library goes into an empty catalog, or resumes a load that began and did not
+# finish (its state directory has no `loaded` mark yet); a catalog with shows is left alone.
+demo_state=${PODWISE_DATA_DIR:-$PODWISE_ROOT/data}/demo
+demo_note="not loaded (PODWISE_DEMO=0)"
+if [[ $demo != 0 && -f $demo_state/loaded ]]; then
+    demo_note="loaded ($(<"$demo_state/loaded"))"
+    demo=0
+elif [[ $demo != 0 && ! -d $demo_state ]] && ! catalog_is_empty; then
+    demo_note="not loaded: the catalog already has shows (scripts/build-demo.sh adds it)"
+    demo=0
+fi
+case "$demo" in
+    background)
+        "$PODWISE_ROOT/scripts/build-demo.sh" >>"$log_dir/demo.log" 2>&1 </dev/null &
+        echo $! >"$run_dir/demo.pid"
+        demo_note="loading in the background, about a minute an episode (progress: \
+$log_dir/demo.log)"
+        ;;
+    foreground) demo_note="loading now (progress below)" ;;
+esac
+
 cat <<MSG
 Podwise is running.
   Web UI and API:   http://localhost:$api_port/
   Readiness:        http://localhost:$api_port/ready
   Service health:   http://localhost:{$(service_port rag),$(service_port ml),$(service_port tts),$(service_port stt),$(service_port llm)}/health
   Logs:             $log_dir/<service>.log
+  Demo library:     $demo_note
   Stop:             scripts/stop-all-services.sh
 MSG
 if [[ -n $key_file ]]; then
     echo "  Operator key:     $key_file (send it as 'Authorization: Bearer <key>')"
+fi
+if [[ $demo == foreground ]]; then
+    "$PODWISE_ROOT/scripts/build-demo.sh" ||
+        say "the demo library is not fully loaded; the services keep running (see above)"
 fi

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Stops the services that scripts/start-all-services.sh started, by their PID files:
 # SIGTERM first (each service drains in-flight requests), SIGKILL after a grace period.
+# A demo loader still running in the background is stopped first; loading the demo again
+# later carries on where it stopped.
 #
 # Parameters (environment):
 #   PODWISE_RUN_DIR        where the PID files are (./.run)
@@ -15,6 +17,12 @@ fi
 
 run_dir=${PODWISE_RUN_DIR:-$PODWISE_ROOT/.run}
 timeout=${PODWISE_STOP_TIMEOUT:-30}
+
+if demo_is_loading "$run_dir/demo.pid"; then
+    say "stopping the demo loader (PID $(<"$run_dir/demo.pid"))"
+    kill -TERM "$(<"$run_dir/demo.pid")" 2>/dev/null || true
+fi
+rm -f "$run_dir/demo.pid"
 
 stopping=()
 for service in "${PODWISE_SERVICES[@]}"; do

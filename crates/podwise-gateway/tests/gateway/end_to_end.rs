@@ -101,6 +101,9 @@ fn the_start_script_brings_up_six_healthy_services_and_the_stop_script_drains_th
             .env("PODWISE_DOTENV", scratch.path().join("no.env"))
             .env("PODWISE_PROFILE", "embedded")
             .env("PODWISE_START_TIMEOUT", "60")
+            // Loading the demo library takes minutes of speech synthesis and
+            // transcription; this test is about the services, not the library.
+            .env("PODWISE_DEMO", "0")
             .env_remove("RUST_LOG");
         for (_, var, port) in &ports {
             command.env(var, port.to_string());
