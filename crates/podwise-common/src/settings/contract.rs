@@ -28,6 +28,11 @@ pub const VARIABLES: &[(&str, &str)] = &[
     ("PODWISE_MAX_BODY_BYTES", "api.max_body_bytes"),
     ("PODWISE_READY_TIMEOUT_MS", "api.ready_timeout_ms"),
     ("PODWISE_OPERATOR_KEYS", "api.operator_keys"),
+    ("PODWISE_RATE_LIMIT_PER_IP", "api.rate_limit_per_ip"),
+    ("PODWISE_RATE_LIMIT_PER_TOKEN", "api.rate_limit_per_token"),
+    ("PODWISE_RATE_LIMIT_BURST", "api.rate_limit_burst"),
+    ("PODWISE_TRUST_FORWARDED_FOR", "api.trust_forwarded_for"),
+    ("PODWISE_CORS_ORIGINS", "api.cors_origins"),
     // The five gRPC services: clients use the URL (or host and port); each service binds
     // its own port.
     ("RAG_URL", "services.rag.url"),
