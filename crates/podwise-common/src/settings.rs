@@ -483,6 +483,9 @@ pub struct RagSettings {
     /// holds) a passage needs to be cited; below it the answer says the library does not
     /// cover the question.
     pub min_relevance: f32,
+    /// How often the service looks in the catalog for episodes other replicas indexed,
+    /// to load their chunks into its own word index.
+    pub index_sync_interval: Duration,
 }
 
 /// How the RAG service writes its answers.

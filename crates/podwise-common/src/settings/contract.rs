@@ -123,6 +123,7 @@ pub const VARIABLES: &[(&str, &str)] = &[
     ("PODWISE_RAG_MAX_QUESTION_CHARS", "rag.max_question_chars"),
     ("PODWISE_RAG_CITATIONS", "rag.citations"),
     ("PODWISE_RAG_MIN_RELEVANCE", "rag.min_relevance"),
+    ("PODWISE_RAG_INDEX_SYNC_MS", "rag.index_sync_ms"),
     // The recommender.
     ("PODWISE_ML_WEIGHT_LIKED", "ml.weight_liked"),
     ("PODWISE_ML_WEIGHT_COMPLETED", "ml.weight_completed"),

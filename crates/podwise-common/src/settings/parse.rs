@@ -295,7 +295,11 @@ pub(super) fn parse(sources: &Sources) -> Result<Settings, SettingsError> {
         max_question_chars: p.number("PODWISE_RAG_MAX_QUESTION_CHARS", 1_000usize),
         citations: p.number("PODWISE_RAG_CITATIONS", 3usize),
         min_relevance: p.parsed("PODWISE_RAG_MIN_RELEVANCE", 0.75f32, parse_fraction),
+        index_sync_interval: Duration::from_millis(p.number("PODWISE_RAG_INDEX_SYNC_MS", 5_000u64)),
     };
+    if rag.index_sync_interval.is_zero() {
+        p.problem("PODWISE_RAG_INDEX_SYNC_MS", "must be at least 1");
+    }
     for (variable, value) in [
         ("PODWISE_RAG_EMBEDDING_DIMENSION", rag.embedding_dimension),
         ("PODWISE_RAG_INGEST_WORKERS", rag.ingest_workers),
