@@ -53,7 +53,8 @@ required_keys=()
 while read -r key kind; do
     secret_keys+=("$key")
     [[ $kind == required ]] && required_keys+=("$key")
-done < <(sed -n 's/^  \([A-Z0-9_]*\): "<placeholder>" # \(required\|optional\)$/\1 \2/p' "$template")
+done < <(sed -n 's/^  \([A-Z0-9_]*\): "<placeholder>" # \(required\|optional\)$/\1 \2/p' \
+    "$template")
 ((${#secret_keys[@]})) || die "$template lists no keys"
 
 # Values the existing .env holds, so a second run keeps what the first was given.
@@ -161,7 +162,8 @@ for key in "${required_keys[@]}"; do
     fi
 done
 if ((${#missing[@]})); then
-    die "no value for ${missing[*]}: set them in the environment or $env_file, or run this at a terminal"
+    die "no value for ${missing[*]}: set them in the environment or $env_file," \
+        "or run this at a terminal"
 fi
 mv "$written" "$env_file"
 say "wrote $env_file (cluster profile, readable only by $(id -un))"
