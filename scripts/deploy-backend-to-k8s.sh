@@ -114,7 +114,8 @@ rollback_help() {
     local name any=false
     for name in $deployments; do
         if [[ -n ${revision[$name]} ]]; then
-            echo "  $kubectl -n $namespace rollout undo deployment/$name --to-revision=${revision[$name]}"
+            printf '  %s -n %s rollout undo deployment/%s --to-revision=%s\n' \
+                "$kubectl" "$namespace" "$name" "${revision[$name]}"
             any=true
         fi
     done
