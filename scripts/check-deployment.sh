@@ -13,7 +13,8 @@
 #      and not checked here, and the Grafana dashboard), and checks that every metric the
 #      dashboard queries is recorded in the Rust sources;
 #   5. runs setup-k8s-env.sh with kubectl replaced by a recorder and checks the .env and
-#      Secret it makes, and that no secret reaches its output;
+#      Secret it makes, and that no secret reaches its output; runs deploy-backend-to-k8s.sh
+#      against a stand-in cluster and checks images, order, health checks and rollback;
 #   6. lints every script with ShellCheck and every Dockerfile with hadolint.
 # Each failure names the file, object and field; the exit status is non-zero if any check
 # failed. The tools come from scripts/install-deploy-tools.sh (a network only on first use).
@@ -99,6 +100,10 @@ validate k8s/podwise-secrets.template.yaml ||
 say "checking setup-k8s-env.sh writes the .env and Secret and prints no secret"
 python k8s/tests/test_setup_env.py scripts/setup-k8s-env.sh ||
     failed "scripts/setup-k8s-env.sh"
+
+say "checking deploy-backend-to-k8s.sh against a stand-in cluster"
+python k8s/tests/test_deploy_script.py scripts/deploy-backend-to-k8s.sh "$tools/kubectl" ||
+    failed "scripts/deploy-backend-to-k8s.sh"
 
 say "linting the scripts with ShellCheck $(shellcheck --version | sed -n 's/^version: //p')"
 shellcheck scripts/*.sh || failed "shellcheck scripts/*.sh"

@@ -64,7 +64,10 @@ k() { "$kubectl" -n "$namespace" "$@"; }
 scratch=$(mktemp -d)
 forward_pid=""
 cleanup() {
-    [[ -n $forward_pid ]] && kill "$forward_pid" 2>/dev/null
+    if [[ -n $forward_pid ]]; then
+        kill "$forward_pid" 2>/dev/null || true
+        wait "$forward_pid" 2>/dev/null || true
+    fi
     rm -rf "$scratch"
 }
 trap cleanup EXIT
@@ -157,7 +160,9 @@ for name in $deployments; do
 done
 
 say "checking the gateway's /health and /ready through a port-forward"
-k port-forward service/gateway "$forward_port:8000" >"$scratch/forward.log" 2>&1 &
+# Started directly (not through k) so that $! is kubectl itself, which cleanup stops.
+"$kubectl" -n "$namespace" port-forward service/gateway "$forward_port:8000" \
+    >"$scratch/forward.log" 2>&1 &
 forward_pid=$!
 for _ in $(seq 50); do
     curl -fsS -o /dev/null "http://127.0.0.1:$forward_port/health" 2>/dev/null && break
