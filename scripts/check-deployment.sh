@@ -15,6 +15,7 @@
 #   5. runs setup-k8s-env.sh with kubectl replaced by a recorder and checks the .env and
 #      Secret it makes, and that no secret reaches its output; runs deploy-backend-to-k8s.sh
 #      against a stand-in cluster and checks images, order, health checks and rollback;
+#      and test-k8s-connection.sh's in-cluster checks against a stand-in too;
 #   6. lints every script with ShellCheck and every Dockerfile with hadolint.
 # Each failure names the file, object and field; the exit status is non-zero if any check
 # failed. The tools come from scripts/install-deploy-tools.sh (a network only on first use).
@@ -104,6 +105,10 @@ python k8s/tests/test_setup_env.py scripts/setup-k8s-env.sh ||
 say "checking deploy-backend-to-k8s.sh against a stand-in cluster"
 python k8s/tests/test_deploy_script.py scripts/deploy-backend-to-k8s.sh "$tools/kubectl" ||
     failed "scripts/deploy-backend-to-k8s.sh"
+
+say "checking test-k8s-connection.sh's in-cluster part against a stand-in cluster"
+python k8s/tests/test_connection_script.py scripts/test-k8s-connection.sh ||
+    failed "scripts/test-k8s-connection.sh"
 
 say "linting the scripts with ShellCheck $(shellcheck --version | sed -n 's/^version: //p')"
 shellcheck scripts/*.sh || failed "shellcheck scripts/*.sh"
