@@ -24,6 +24,9 @@ SECRET_NAME = "podwise-secrets"
 MIN_STARTUP_SECONDS = 120
 CLUSTER_SCOPED = {"Namespace", "ClusterRole", "ClusterRoleBinding", "PersistentVolume"}
 RBAC_KINDS = {"Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding"}
+# Pods that may reach public addresses: rag fetches feeds and audio, the fetcher wheels.
+PUBLIC_EGRESS = {"rag", "fetch-models"}
+PRIVATE_RANGES = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")
 DEFAULT_SETTINGS_SOURCE = "crates/podwise-common/src/settings/parse.rs"
 
 
@@ -345,17 +348,29 @@ def check_network(findings, by_kind, objects):
     findings.check(bool(dns), "networkpolicy/*", "-", "no policy lets pods ask the DNS")
     for policy in policies:
         selector = policy["spec"].get("podSelector", {}).get("matchLabels", {})
+        owner = selector.get("app.kubernetes.io/name")
         for index, rule in enumerate(policy["spec"].get("egress", [])):
-            # Only the model fetcher may leave the cluster, and only over HTTPS.
-            open_rule = "to" not in rule
-            https_only = rule.get("ports") == [{"protocol": "TCP", "port": 443}]
+            field = f"spec.egress[{index}]"
+            findings.check("to" in rule, policy, field, "allows egress to any address")
+            blocks = [peer["ipBlock"] for peer in rule.get("to", []) if "ipBlock" in peer]
+            if not blocks:
+                continue
+            # Only feeds (rag) and model wheels (the fetcher) come from outside, over the
+            # web's ports, and never through an address block that reaches into the cluster.
+            ports = {p.get("port") for p in rule.get("ports", [])}
             findings.check(
-                not open_rule
-                or (https_only and selector.get("app.kubernetes.io/name") == "fetch-models"),
+                owner in PUBLIC_EGRESS and ports and ports <= {80, 443},
                 policy,
-                f"spec.egress[{index}]",
-                "allows egress to any address",
+                field,
+                f"egress to addresses is for {', '.join(sorted(PUBLIC_EGRESS))} on 80/443 only",
             )
+            for block in blocks:
+                findings.check(
+                    set(PRIVATE_RANGES) <= set(block.get("except", [])),
+                    policy,
+                    f"{field}.to.ipBlock.except",
+                    f"must leave out the private ranges {', '.join(PRIVATE_RANGES)}",
+                )
         for index, rule in enumerate(policy["spec"].get("ingress", [])):
             findings.check("from" in rule, policy, f"spec.ingress[{index}]", "admits anyone")
     for owner, _, metadata in pod_templates(objects):

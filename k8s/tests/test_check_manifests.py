@@ -39,6 +39,17 @@ def open_egress(objects):
     find(objects, "NetworkPolicy", "gateway")["spec"]["egress"].append({})
 
 
+def public_egress(objects):
+    find(objects, "NetworkPolicy", "gateway")["spec"]["egress"].append(
+        {"to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}], "ports": [{"port": 443}]}
+    )
+
+
+def cluster_reach(objects):
+    rule = find(objects, "NetworkPolicy", "rag")["spec"]["egress"][-1]
+    rule["to"][0]["ipBlock"]["except"] = ["10.0.0.0/8"]
+
+
 def config_port(objects):
     config = next(o for o in objects if o["kind"] == "ConfigMap")
     config["data"]["RAG_PORT"] = "9001"
@@ -202,6 +213,16 @@ BREAKAGES = [
         "egress to anywhere",
         open_egress,
         "networkpolicy/gateway: spec.egress[",
+    ),
+    (
+        "the gateway reaching public addresses",
+        public_egress,
+        "networkpolicy/gateway: spec.egress[7]: egress to addresses is for",
+    ),
+    (
+        "rag's feed egress reaching into the cluster",
+        cluster_reach,
+        "networkpolicy/rag: spec.egress[6].to.ipBlock.except",
     ),
     (
         "a service without a policy of its own",
