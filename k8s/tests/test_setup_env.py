@@ -38,8 +38,17 @@ echo secret/podwise-secrets
 """
 
 
+def template_keys(script):
+    """The Secret's keys, as setup-k8s-env.sh reads them from the template."""
+    root = os.path.dirname(os.path.dirname(script))
+    template = os.path.join(root, "k8s", "podwise-secrets.template.yaml")
+    text = open(template, encoding="utf-8").read()
+    return set(re.findall(r'^  ([A-Z0-9_]+): "<placeholder>"', text, re.MULTILINE))
+
+
 def run(script, scratch, extra_env, *args):
-    env = {k: v for k, v in os.environ.items() if k not in SECRETS}
+    # Credentials of the calling shell (a developer's own) must not leak into the runs.
+    env = {k: v for k, v in os.environ.items() if k not in template_keys(script)}
     env.update(
         PODWISE_ENV_FILE=os.path.join(scratch, ".env"),
         PODWISE_KUBECTL=os.path.join(scratch, "kubectl"),
