@@ -63,7 +63,8 @@ def main():
         def run(**env):
             if os.path.exists(calls):
                 os.remove(calls)
-            full = dict(os.environ)
+            # The calling shell's own Podwise settings must not steer the runs.
+            full = {k: v for k, v in os.environ.items() if not k.startswith("PODWISE_")}
             full.update(
                 PODWISE_KUBECTL=stand_in, PODWISE_CHECK_BIN="true", FAKE_DIR=scratch
             )

@@ -87,7 +87,8 @@ def main():
             if os.path.exists(calls):
                 os.remove(calls)
             forwarded.append(free_port())
-            full = dict(os.environ)
+            # The calling shell's own Podwise settings must not steer the runs.
+            full = {k: v for k, v in os.environ.items() if not k.startswith("PODWISE_")}
             full.update(
                 PODWISE_KUBECTL=stand_in,
                 REAL_KUBECTL=real_kubectl,
