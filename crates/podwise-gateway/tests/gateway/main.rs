@@ -1,9 +1,11 @@
 //! The gateway's integration tests: in-process behaviour, then the whole system started
 //! by the operator scripts.
 
+mod browse;
 mod end_to_end;
 mod harness;
 mod library;
+mod limits;
 mod objects;
 mod openai;
 mod ready;
