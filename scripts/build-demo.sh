@@ -142,6 +142,10 @@ done
 
 # Progress: a bar redrawn in place on a terminal, one line per episode elsewhere.
 started_at=$SECONDS
+elapsed() {
+    local seconds=$((SECONDS - started_at))
+    printf '%d min %02d s' $((seconds / 60)) $((seconds % 60))
+}
 show() {
     local guid=$1 stage=$2
     if [[ $progress == bar ]]; then
@@ -197,6 +201,9 @@ for guid in "${pending[@]}"; do
         continue
     fi
 
+    # The audio was streamed, so its header could not say its length; now it can, and
+    # players show the duration and seek in the stored file.
+    helper wav-sizes "$folder/$guid.wav"
     show "$guid" "uploading"
     helper upload "$library" "$guid" "$folder"
     if ! queued=$(PODWISE_URL=$url PODWISE_OPERATOR_KEY=$key PODWISE_INGEST_WAIT=0 \
@@ -219,7 +226,6 @@ for guid in "${pending[@]}"; do
     [[ ${outcome[$guid]:-} == queued* ]] || continue
     job=${outcome[$guid]#queued }
     deadline=$((SECONDS + job_wait))
-    since=$SECONDS
     stage=queued
     while true; do
         answer=$(call GET "/api/v1/ingest/jobs/$job" "${operator[@]}") || {
@@ -231,7 +237,7 @@ for guid in "${pending[@]}"; do
             done)
                 loaded=$((loaded + 1))
                 outcome[$guid]=loaded
-                done_with "$guid" "loaded ${title_of[$guid]} ($((SECONDS - since)) s)"
+                done_with "$guid" "loaded ${title_of[$guid]} ($(elapsed) in)"
                 break
                 ;;
             failed)
@@ -292,10 +298,9 @@ if ((loaded + new_events > 0)); then
 $(helper field interactions <<<"$trained") interactions in $(helper field seconds <<<"$trained") s"
 fi
 
-elapsed=$((SECONDS - started_at))
 present=$((total - ${#pending[@]}))
 echo "Demo library: $loaded episodes loaded now, $present already there, ${#failures[@]} failed \
-(of $total) in $((elapsed / 60)) min $((elapsed % 60)) s."
+(of $total) in $(elapsed)."
 echo "  Listeners: $new_listeners new, $new_events feedback events recorded \
 (state in $state_dir)."
 ((missing_events == 0)) ||

@@ -12,6 +12,7 @@ Each command prints plain lines (tab-separated fields) that a shell loop can rea
                                  that gender if there is one
   listeners DIR                  name, then the preferences body as JSON
   feedback DIR NAME              kind and guid of each of that listener's events
+  wav-sizes FILE                 writes the true sizes into a streamed WAV's header
   field NAME [DEFAULT]           (JSON on stdin) one top-level field
   message                        (an error body on stdin) the gateway's message, or the
                                  start of the body when it is not the gateway's JSON
@@ -196,6 +197,23 @@ def state_command(command, args):
     return 0
 
 
+def fix_wav_sizes(path):
+    """A WAV streamed as it was made carries placeholder sizes; the RIFF and data chunk
+    sizes are set from the file's length (the data chunk is the last one)."""
+    with open(path, "r+b") as f:
+        header = f.read(4096)
+        if header[:4] != b"RIFF" or header[8:12] != b"WAVE":
+            raise LibraryError(f"{path} is not a WAV file")
+        at = header.find(b"data", 12)
+        if at < 0:
+            raise LibraryError(f"{path} has no data chunk in its header")
+        size = f.seek(0, 2)
+        f.seek(4)
+        f.write((size - 8).to_bytes(4, "little"))
+        f.seek(at + 4)
+        f.write((size - at - 8).to_bytes(4, "little"))
+
+
 def main(argv):
     if len(argv) < 2:
         print(__doc__, file=sys.stderr)
@@ -222,6 +240,9 @@ def main(argv):
         return 0
     if command.startswith("state-"):
         return state_command(command, args)
+    if command == "wav-sizes":
+        fix_wav_sizes(args[0])
+        return 0
     if command == "voice":
         print(pick_voice(json.load(sys.stdin)["voices"], args[0], args[1]))
         return 0
