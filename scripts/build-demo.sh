@@ -11,10 +11,10 @@
 #
 # Loading again is safe: an episode whose job is done (or under way) is not sent again,
 # and a listener or feedback event already recorded is not recorded twice. What was
-# loaded is remembered in PODWISE_DATA_DIR/demo/ (episodes.tsv; listeners.json, which
-# holds the listeners' tokens; loaded, once everything is). Progress goes to stdout: a bar on a terminal, otherwise
-# one line per episode; a summary ends it. A failure names the episode and the stage, and
-# the script exits non-zero once everything else is loaded.
+# loaded is remembered in PODWISE_DATA_DIR/demo/: episodes.tsv, listeners.json (which
+# holds the listeners' tokens) and `loaded`, once everything is. Progress goes to stdout:
+# a bar on a terminal, otherwise one line per episode; a summary ends it. A failure names
+# the episode and the stage, and the script exits non-zero once everything else is loaded.
 #
 # Parameters (environment):
 #   PODWISE_URL            the gateway (http://localhost:$API_PORT, API_PORT 8000)
@@ -315,4 +315,5 @@ if ((${#failures[@]} > 0)); then
 fi
 date -u +%FT%TZ >"$state_dir/loaded"
 echo "  Ask: curl -s $url/api/v1/ask -H 'content-type: application/json' \\"
-echo "         -d '{\"question\": \"番茄工作法每次要專心幾分鐘？\"}'"
+echo "         -d '{\"question\": \"睡眠和記憶有什麼關係？\"}'"
+echo "  More questions with the episode that answers each: $library/questions.toml"

@@ -135,15 +135,14 @@ trap - ERR INT TERM
 api_port=$(service_port gateway)
 say "all six services are healthy"
 
-# True when the catalog has had no ingestion job, so no show (demo or real) was loaded.
+# True when the catalog has no podcast, asked through the public browse route.
 catalog_is_empty() {
-    local jobs
-    jobs=$(curl -fsS -H "authorization: Bearer $(first_operator_key)" \
-        "http://127.0.0.1:$api_port/api/v1/ingest/jobs?limit=1") || {
-        say "cannot list the ingestion jobs to tell whether the catalog is empty"
+    local podcasts
+    podcasts=$(curl -fsS "http://127.0.0.1:$api_port/api/v1/podcasts?limit=1") || {
+        say "cannot list the podcasts to tell whether the catalog is empty"
         return 1
     }
-    [[ $jobs == *'"jobs":[]'* ]]
+    [[ $podcasts == *'"podcasts":[]'* ]]
 }
 
 # The demo library goes into an empty catalog, or resumes a load that began and did not
@@ -161,8 +160,7 @@ case "$demo" in
     background)
         "$PODWISE_ROOT/scripts/build-demo.sh" >>"$log_dir/demo.log" 2>&1 </dev/null &
         echo $! >"$run_dir/demo.pid"
-        demo_note="loading in the background, about a minute an episode (progress: \
-$log_dir/demo.log)"
+        demo_note="loading in the background, some minutes (progress: $log_dir/demo.log)"
         ;;
     foreground) demo_note="loading now (progress below)" ;;
 esac
