@@ -126,6 +126,21 @@ for podcast in "${podcast_ids[@]}"; do
     done < <(helper latest-jobs <<<"$jobs")
 done
 
+# An episode this loader has no record of (its state was lost, or another machine loaded
+# it) is found in the catalog by its show and title.
+for podcast in "${podcast_ids[@]}"; do
+    listing=$(call GET "/api/v1/podcasts/$podcast/episodes?limit=100" 2>/dev/null) || continue
+    while IFS=$'\t' read -r episode status title; do
+        for guid in "${guids[@]}"; do
+            if [[ ${podcast_of[$guid]} == "$podcast" && ${title_of[$guid]} == "$title" &&
+                $status == "done" && -z $(remembered "$guid") ]]; then
+                printf '%s\t%s\t-\n' "$guid" "$episode" >>"$episodes_state"
+                job_state[$episode]="done -"
+            fi
+        done
+    done < <(helper catalog-episodes <<<"$listing")
+done
+
 total=${#guids[@]}
 finished=0
 declare -A outcome

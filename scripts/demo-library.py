@@ -16,6 +16,8 @@ Each command prints plain lines (tab-separated fields) that a shell loop can rea
   field NAME [DEFAULT]           (JSON on stdin) one top-level field
   message                        (an error body on stdin) the gateway's message, or the
                                  start of the body when it is not the gateway's JSON
+  catalog-episodes               (a show's episode list on stdin) id, transcript status
+                                 and title of each
   latest-jobs                    (a job list on stdin) episode id, state and job id of
                                  each episode's newest job
   state-get FILE NAME FIELD      a field of one listener in the loader's state file
@@ -229,6 +231,10 @@ def main(argv):
             print(json.loads(body)["message"])
         except (ValueError, KeyError, TypeError):
             print(" ".join(body.split())[:200] or "(no body)")
+        return 0
+    if command == "catalog-episodes":
+        for episode in json.load(sys.stdin)["episodes"]:
+            print(f"{episode['id']}\t{episode['transcript_status']}\t{episode['title']}")
         return 0
     if command == "latest-jobs":
         seen = set()
