@@ -79,7 +79,12 @@ mkdir -p "$state_dir"
 touch "$episodes_state"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-trap 'exit 143' TERM INT
+stopped() {
+    [[ $progress == bar ]] && printf '\r\033[K'
+    say "stopped; what is loaded stays, and running this again carries on from there"
+    exit 130
+}
+trap stopped TERM INT
 # Until the end is reached, the start script resumes the load at its next start.
 rm -f "$state_dir/loaded"
 
@@ -194,8 +199,12 @@ say "loading the demo library from $library into $url: $total episodes, $finishe
 voices=$(call GET /api/v1/tts/voices) || die "cannot list the TTS voices"
 
 # 1 and 2: speech, then upload, for every episode that is not in the catalog.
+to_send=0
+for guid in "${pending[@]}"; do
+    [[ ${outcome[$guid]:-} == queued* ]] || to_send=$((to_send + 1))
+done
 [[ $progress == lines && ${#pending[@]} -gt 0 ]] &&
-    echo "synthesizing and uploading ${#pending[@]} episodes, then waiting for each"
+    echo "synthesizing and uploading $to_send episodes, then waiting for ${#pending[@]}"
 for guid in "${pending[@]}"; do
     [[ ${outcome[$guid]:-} == queued* ]] && continue
     folder=$work/$guid

@@ -16,7 +16,8 @@
 #                          made once in PODWISE_DATA_DIR/operator-key and used
 #   PODWISE_DEMO           whether to load the demo library into an empty catalog:
 #                          background (the default; 1 means the same), foreground (wait
-#                          for it, with its progress on the terminal) or 0 (never)
+#                          for it, with its progress on the terminal; Ctrl-C stops the
+#                          load, not the services) or 0 (never)
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
@@ -108,7 +109,10 @@ for service in "${PODWISE_SERVICES[@]}"; do
     binary=$bin_dir/podwise-$service
     [[ -x $binary ]] || die "$binary is missing; build with 'cargo build --workspace --bins'"
     say "starting $service on port $(service_port "$service") (log: $log_dir/$service.log)"
-    "$binary" >>"$log_dir/$service.log" 2>&1 &
+    # A session of its own: the terminal's Ctrl-C (which would otherwise reach every
+    # process of this script's group, such as while the demo loads in the foreground) and
+    # its hang-up leave the service running; scripts/stop-all-services.sh stops it.
+    setsid "$binary" >>"$log_dir/$service.log" 2>&1 </dev/null &
     echo $! >"$run_dir/$service.pid"
     started+=("$service")
 done
