@@ -16,6 +16,10 @@ async fn start() -> (Gateway, TempDir) {
         ("PODWISE_DATA_DIR", dir.path().to_str().expect("UTF-8")),
         // Every operation is called once below, faster than any real client.
         ("PODWISE_RATE_LIMIT_PER_IP", "0"),
+        (
+            "PODWISE_OPERATOR_KEYS",
+            "operator-key-for-the-api-doc-tests",
+        ),
         ("RAG_URL", "http://127.0.0.1:1"),
         ("ML_URL", "http://127.0.0.1:1"),
         ("TTS_URL", "http://127.0.0.1:1"),
@@ -51,7 +55,12 @@ fn references<'a>(value: &'a Value, found: &mut Vec<&'a str>) {
 async fn the_document_is_whole_and_describes_what_the_handlers_read() {
     let (gateway, _dir) = start().await;
     let document = document(&gateway.base).await;
-    assert!(document["openapi"].as_str().expect("version").starts_with("3."));
+    assert!(
+        document["openapi"]
+            .as_str()
+            .expect("version")
+            .starts_with("3.")
+    );
 
     let mut found = Vec::new();
     references(&document, &mut found);
@@ -73,7 +82,11 @@ async fn the_document_is_whole_and_describes_what_the_handlers_read() {
             let id = operation["operationId"].as_str().expect("operation id");
             assert!(ids.insert(id.to_owned()), "{id} twice");
             assert!(operation["summary"].as_str().is_some(), "{method} {path}");
-            assert!(operation["responses"].as_object().is_some_and(|r| !r.is_empty()));
+            assert!(
+                operation["responses"]
+                    .as_object()
+                    .is_some_and(|r| !r.is_empty())
+            );
         }
     }
     for path in [
@@ -103,7 +116,13 @@ async fn the_document_is_whole_and_describes_what_the_handlers_read() {
         .map(|p| p["name"].as_str().expect("name"))
         .collect();
     assert_eq!(names, ["q", "category", "limit", "offset"]);
-    assert!(search.as_array().expect("list").iter().all(|p| p["in"] == "query"));
+    assert!(
+        search
+            .as_array()
+            .expect("list")
+            .iter()
+            .all(|p| p["in"] == "query")
+    );
 
     let jobs = &document["paths"]["/api/v1/ingest/jobs"]["get"];
     assert_eq!(jobs["security"][0], serde_json::json!({"operator": []}));
@@ -123,12 +142,18 @@ async fn every_documented_operation_is_served() {
     for (path, item) in document["paths"].as_object().expect("paths") {
         let concrete = path
             .split('/')
-            .map(|part| if part.starts_with('{') { "unknown-id" } else { part })
+            .map(|part| {
+                if part.starts_with('{') {
+                    "unknown-id"
+                } else {
+                    part
+                }
+            })
             .collect::<Vec<_>>()
             .join("/");
         for method in item.as_object().expect("item").keys() {
-            let method = reqwest::Method::from_bytes(method.to_uppercase().as_bytes())
-                .expect("method");
+            let method =
+                reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).expect("method");
             let response = client
                 .request(method.clone(), format!("{}{concrete}", gateway.base))
                 .send()
@@ -170,5 +195,49 @@ async fn the_explorer_page_and_its_script_are_served_with_a_strict_policy() {
             .starts_with("text/javascript")
     );
     assert!(script.text().await.expect("text").contains("openapi.json"));
+    gateway.stop().await;
+}
+
+#[tokio::test]
+async fn every_operation_that_needs_a_credential_refuses_a_request_without_one() {
+    let (gateway, _dir) = start().await;
+    let document = document(&gateway.base).await;
+    let client = reqwest::Client::new();
+    let mut checked = 0;
+    for (path, item) in document["paths"].as_object().expect("paths") {
+        let concrete = path
+            .replace("{user_id}", "someone")
+            .replace("{id}", "unknown-id");
+        for (method, operation) in item.as_object().expect("item") {
+            let Some(security) = operation["security"].as_array() else {
+                continue;
+            };
+            // An empty requirement means a credential is optional here.
+            if security
+                .iter()
+                .any(|s| s.as_object().is_some_and(|s| s.is_empty()))
+            {
+                continue;
+            }
+            let method =
+                reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).expect("method");
+            let response = client
+                .request(method.clone(), format!("{}{concrete}", gateway.base))
+                .header("content-type", "application/json")
+                .body("{}")
+                .send()
+                .await
+                .expect("request");
+            let status = response.status().as_u16();
+            let body: Value = response.json().await.unwrap_or_default();
+            assert_eq!(status, 401, "{method} {path}: {body}");
+            assert_eq!(body["code"], "unauthenticated", "{method} {path}");
+            checked += 1;
+        }
+    }
+    assert!(
+        checked >= 12,
+        "only {checked} operations need a credential?"
+    );
     gateway.stop().await;
 }
