@@ -8,7 +8,9 @@ use podwise_common::ServiceError;
 use podwise_common::stores::objects::SIGNED_OBJECT_PATH;
 
 use crate::api_error::ApiError;
-use crate::{AppState, ask, ingest, objects, openai, probes, recommend, speech, tts, users};
+use crate::{
+    AppState, ask, ingest, objects, openai, probes, recommend, speech, tts, users, web_ui,
+};
 
 pub(crate) fn configure(config: &mut web::ServiceConfig, state: &web::Data<AppState>) {
     let limit = state.settings.api.max_body_bytes;
@@ -152,7 +154,29 @@ pub(crate) fn configure(config: &mut web::ServiceConfig, state: &web::Data<AppSt
             Method::GET,
             web::get().to(recommend::evaluate),
         ))
+        // The listener web UI: the page at `/`, its files below `/ui/<version>/`.
+        .service(readable("/", web_ui::index))
+        .service(readable(
+            &format!("{}{{version}}/{{name}}", web_ui::ASSET_PREFIX),
+            web_ui::asset,
+        ))
         .default_service(web::to(not_found));
+}
+
+/// A path of static content, served to `GET` and `HEAD` (whose answer has no body).
+fn readable<F, Args>(path: &str, handler: F) -> Resource
+where
+    F: actix_web::Handler<Args> + Clone,
+    Args: actix_web::FromRequest + 'static,
+    F::Output: actix_web::Responder + 'static,
+{
+    methods(
+        path,
+        vec![
+            (Method::GET, web::get().to(handler.clone())),
+            (Method::HEAD, web::head().to(handler)),
+        ],
+    )
 }
 
 /// A path served by one method; any other method gets 405 with `Allow`, as HTTP clients

@@ -12,3 +12,4 @@ mod round_trip;
 mod speech;
 mod tts;
 mod users;
+mod web_ui;

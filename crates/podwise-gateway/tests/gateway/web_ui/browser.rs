@@ -1,0 +1,164 @@
+//! The web UI in Debian's headless Chromium, driven by `tests/ui/web-ui.test.mjs`
+//! (playwright-core), against the real LLM, RAG, STT, TTS and ml services.
+//!
+//! The catalog is made the way an operator makes it: transcripts through the transcripts
+//! route, and three English episodes of three podcasts spoken by the TTS service's `joe`
+//! voice and ingested as audio (only audio gets a preview), which the STT service then
+//! transcribes. The script gets started as a new listener, asks a question, plays a cited
+//! moment, switches to English, and saves a screenshot of each step.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use podwise_common::settings::ServiceName;
+use serde_json::json;
+
+use crate::library::start_with;
+
+/// The category and tag the three audio episodes share, which the listener picks.
+const CATEGORY: &str = "education";
+const TAG: &str = "學習方法";
+
+/// Asked in the chat view; answered from the second half of the long episode, so the
+/// cited moment is well past its start and playing from it visibly moves the player.
+const QUESTION: &str = "How should I practice a difficult piano passage?";
+
+/// How long the script may take: a browser start, seven views, one streamed answer.
+const SCRIPT_TIMEOUT: Duration = Duration::from_secs(240);
+
+struct AudioEpisode {
+    podcast_id: &'static str,
+    podcast_title: &'static str,
+    episode_id: &'static str,
+    episode_title: &'static str,
+    text: &'static str,
+}
+
+const EPISODES: [AudioEpisode; 3] = [
+    AudioEpisode {
+        podcast_id: "pod-memory-lab",
+        podcast_title: "Memory Lab",
+        episode_id: "ep-spaced-practice",
+        episode_title: "Spaced practice, from vocabulary to the piano",
+        text: "Welcome to Memory Lab. Today we talk about spaced repetition. When you \
+               learn a new word, you forget most of it within a day. Reviewing it again \
+               just before you forget makes the memory stronger. Each review can wait \
+               longer than the one before: one day, then three days, then a week. \
+               Flashcard apps plan these reviews for you, but a paper calendar works too. \
+               Many students review too often at first and too rarely later. \
+               Our second topic is the piano. When a passage is difficult, practice it \
+               slowly, with both hands apart, for ten minutes every day. Play it a little \
+               faster each week, and stop before your hands get tired. A short daily \
+               session on the piano beats one long session on the weekend. \
+               Thank you for listening to Memory Lab.",
+    },
+    AudioEpisode {
+        podcast_id: "pod-study-hall",
+        podcast_title: "Study Hall",
+        episode_id: "ep-notes-by-hand",
+        episode_title: "Notes by hand",
+        text: "Welcome to Study Hall. Writing notes by hand makes you choose what \
+               matters, and that choice helps you remember the lecture.",
+    },
+    AudioEpisode {
+        podcast_id: "pod-exam-season",
+        podcast_title: "Exam Season",
+        episode_id: "ep-good-flashcards",
+        episode_title: "Flashcards that work",
+        text: "This is Exam Season. A good flashcard asks one small question, and you \
+               should say the answer out loud before you turn the card over.",
+    },
+];
+
+fn ui_tests() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/ui")
+}
+
+/// Screenshots go beside the build, in `$CARGO_TARGET_DIR/ui-artefacts`.
+fn artefact_dir() -> PathBuf {
+    let binary = Path::new(env!("CARGO_BIN_EXE_podwise-gateway"));
+    let target = binary
+        .parent()
+        .and_then(Path::parent)
+        .expect("the target directory");
+    target.join("ui-artefacts")
+}
+
+#[tokio::test]
+async fn a_new_listener_gets_started_asks_plays_a_cited_moment_and_reads_it_in_english() {
+    let advice = "run scripts/install-test-tools.sh (Chromium and playwright-core)";
+    assert!(Path::new("/usr/bin/chromium").exists(), "no Chromium: {advice}");
+    let playwright = ui_tests().join("node_modules/playwright-core");
+    assert!(playwright.is_dir(), "no playwright-core: {advice}");
+
+    let services = [ServiceName::Stt, ServiceName::Tts, ServiceName::Ml];
+    let library = start_with(&services).await;
+    library.ingest().await;
+    let mut jobs = Vec::new();
+    for episode in &EPISODES {
+        let spoken = library
+            .client
+            .post(library.url("/api/v1/tts/synthesize"))
+            .json(&json!({"text": episode.text, "voice": "joe", "format": "wav",
+                          "sample_rate": 16000}))
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(spoken.status(), 200, "speech for {}", episode.episode_id);
+        let wav = spoken.bytes().await.expect("the audio");
+        let fields = [
+            ("podcast_id", episode.podcast_id),
+            ("podcast_title", episode.podcast_title),
+            ("category", CATEGORY),
+            ("language", "en"),
+            ("episode_id", episode.episode_id),
+            ("episode_title", episode.episode_title),
+            ("tags", TAG),
+        ];
+        jobs.push(library.ingest_audio(&fields, &wav).await);
+    }
+    for job in &jobs {
+        library
+            .wait_done(job["id"].as_str().expect("a job id"))
+            .await;
+    }
+
+    // Emptied first, so a screenshot left by an earlier run cannot pass for this one.
+    let artefacts = artefact_dir();
+    let _ = std::fs::remove_dir_all(&artefacts);
+    std::fs::create_dir_all(&artefacts).expect("the artefact directory");
+    let run = tokio::process::Command::new("node")
+        .arg(ui_tests().join("web-ui.test.mjs"))
+        .arg(&library.base)
+        .arg(&artefacts)
+        .env("UI_TEST_CATEGORY", CATEGORY)
+        .env("UI_TEST_TAG", TAG)
+        .env("UI_TEST_QUESTION", QUESTION)
+        .kill_on_drop(true)
+        .output();
+    let output = tokio::time::timeout(SCRIPT_TIMEOUT, run)
+        .await
+        .expect("the browser script finishes in time")
+        .expect("node runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "the browser script failed ({}):\n{stdout}\n{stderr}",
+        output.status
+    );
+    for check in [
+        "ok - onboarding stored the preferences",
+        "ok - the answer has citations",
+        "ok - a citation plays from its start",
+        "ok - the English switch changes the text",
+        "web UI: all checks passed",
+    ] {
+        assert!(stdout.contains(check), "missing {check:?}:\n{stdout}");
+    }
+    for shot in ["01-categories", "03-onboarded", "04-answer", "07-english"] {
+        let file = artefacts.join(format!("{shot}.png"));
+        let size = std::fs::metadata(&file).map_or(0, |meta| meta.len());
+        assert!(size > 1000, "{} is missing or empty", file.display());
+    }
+}

@@ -1,0 +1,250 @@
+// Drives the gateway's web UI in Debian's headless Chromium, as a listener on a phone
+// would use it: gets started (category, tag, three previews, likes), asks a question and
+// plays a cited moment, looks at the recommendations, and switches to English.
+//
+//   node web-ui.test.mjs <base-url> <artefact-dir>
+//
+// with UI_TEST_CATEGORY, UI_TEST_TAG and UI_TEST_QUESTION naming what the catalog under
+// test holds. Prints `ok - <check>` per check and exits non-zero at the first failure,
+// after saving a screenshot of it. The gateway's Rust test
+// (tests/gateway/web_ui/browser.rs) makes the catalog and runs this script.
+
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
+
+const [base, artefacts] = process.argv.slice(2);
+const category = process.env.UI_TEST_CATEGORY;
+const tag = process.env.UI_TEST_TAG;
+const question = process.env.UI_TEST_QUESTION;
+if (!base || !artefacts || !category || !tag || !question) {
+  console.error('usage: UI_TEST_CATEGORY=.. UI_TEST_TAG=.. UI_TEST_QUESTION=.. '
+    + 'node web-ui.test.mjs <base-url> <artefact-dir>');
+  process.exit(2);
+}
+mkdirSync(artefacts, { recursive: true });
+
+/** How long one step may wait for the page (the streamed answer is the slowest). */
+const STEP_MS = 90_000;
+/** A phone's viewport: the UI must work at this width. */
+const PHONE = { width: 390, height: 844 };
+
+class CheckFailed extends Error {}
+
+function check(condition, message) {
+  if (!condition) throw new CheckFailed(message);
+}
+
+function passed(name) {
+  console.log(`ok - ${name}`);
+}
+
+// A fresh profile per run: nothing kept from an earlier run (storage, cache) can help.
+const profile = mkdtempSync(join(tmpdir(), 'podwise-ui-'));
+const context = await chromium.launchPersistentContext(profile, {
+  executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+  headless: true,
+  args: [
+    '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+    '--disable-background-networking', '--disable-component-update', '--disable-sync',
+    // Previews are started by the script, not by a hand on the screen.
+    '--autoplay-policy=no-user-gesture-required',
+  ],
+  viewport: PHONE,
+  locale: 'zh-TW',
+});
+const page = context.pages()[0] ?? await context.newPage();
+page.setDefaultTimeout(STEP_MS);
+
+// Script errors and refused loads (a Content-Security-Policy violation, say) fail the run.
+const problems = [];
+page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
+page.on('console', (message) => {
+  if (message.type() === 'error') {
+    problems.push(`console error: ${message.text()}`);
+  }
+});
+
+let shots = 0;
+async function screenshot(name) {
+  shots += 1;
+  await page.screenshot({ path: join(artefacts, `${name}.png`), fullPage: true });
+}
+
+async function noHorizontalScroll(view) {
+  const [scroll, width] = await page.evaluate(
+    () => [document.documentElement.scrollWidth, window.innerWidth],
+  );
+  check(scroll <= width, `${view} is ${scroll} px wide on a ${width} px phone screen`);
+}
+
+async function noErrorShown(view) {
+  const errors = await page.locator('.notice.error').allInnerTexts();
+  check(errors.length === 0, `${view} shows an error: ${errors.join(' / ')}`);
+}
+
+async function api(path, token) {
+  const response = await fetch(new URL(path, base), {
+    headers: token ? { authorization: `Bearer ${token}` } : {},
+  });
+  const body = await response.json();
+  check(response.ok, `${path} answered ${response.status}: ${JSON.stringify(body)}`);
+  return body;
+}
+
+async function onboarding() {
+  await page.goto(base);
+  check(await page.locator('h1').innerText() === '開始設定',
+    'a new listener does not land on getting started in Traditional Chinese');
+  const categoryButton = page.locator(
+    `[data-choices="category"] button[data-value="${category}"]`,
+  );
+  await categoryButton.waitFor();
+  await noErrorShown('getting started');
+  await screenshot('01-categories');
+  await categoryButton.click();
+
+  const tagButton = page.locator(`[data-choices="tag"] button[data-value="${tag}"]`);
+  await tagButton.waitFor();
+  await tagButton.click();
+  check(await tagButton.getAttribute('aria-pressed') === 'true', 'the chosen tag is not shown');
+
+  const cards = page.locator('#previews li.card');
+  await cards.nth(2).waitFor();
+  check(await cards.count() === 3, `${await cards.count()} previews instead of three`);
+  const shows = await cards.locator('.show').allInnerTexts();
+  check(new Set(shows).size === 3, `the previews are not from three podcasts: ${shows}`);
+  const episodes = await cards.evaluateAll((all) => all.map((card) => card.dataset.episodeId));
+  for (const audio of await cards.locator('audio').all()) {
+    check(Boolean(await audio.getAttribute('src')), 'a preview has no audio');
+  }
+  // The first preview is played to its first second, the first two are liked.
+  const played = await cards.first().locator('audio').evaluate((audio) => new Promise(
+    (resolve, reject) => {
+      audio.addEventListener('timeupdate', () => audio.currentTime > 0.5 && resolve(true));
+      audio.addEventListener('error', () => reject(new Error('the preview does not play')));
+      audio.play().catch(reject);
+    },
+  ));
+  check(played, 'the first preview does not play');
+  for (const index of [0, 1]) {
+    const like = cards.nth(index).locator('button.like');
+    await like.click();
+    check(await like.getAttribute('aria-pressed') === 'true', 'a like is not shown');
+  }
+  await noHorizontalScroll('the previews');
+  await screenshot('02-previews');
+
+  await page.locator('#finish').click();
+  const done = page.locator('#onboarding-done');
+  await done.or(page.locator('#onboarding-result .notice.error')).waitFor();
+  await noErrorShown('finishing getting started');
+  const stored = await page.evaluate(() => JSON.parse(localStorage.getItem('podwise.listener')));
+  check(stored?.userId && stored?.token, 'no listener id and token kept in the browser');
+  check((await done.innerText()).includes(stored.userId), 'the issued id is not shown');
+  const preferences = await api(
+    `/api/v1/users/${encodeURIComponent(stored.userId)}/preferences`, stored.token,
+  );
+  check(JSON.stringify(preferences.categories) === JSON.stringify([category]),
+    `stored categories ${JSON.stringify(preferences.categories)}`);
+  check(JSON.stringify(preferences.tags) === JSON.stringify([tag]),
+    `stored tags ${JSON.stringify(preferences.tags)}`);
+  await screenshot('03-onboarded');
+  passed('onboarding stored the preferences');
+  return { stored, episodes };
+}
+
+async function asking() {
+  await page.locator('a[data-view="ask"]').click();
+  await page.locator('#question').fill(question);
+  await page.locator('#question').press('Enter');
+  const turn = page.locator('#conversation li.turn').last();
+  // The answer is whole when the send button is given back.
+  await turn.waitFor();
+  await page.waitForFunction(() => !document.querySelector('#ask-form button[type=submit]')
+    .disabled, null, { timeout: STEP_MS });
+  await noErrorShown('the answer');
+  const answer = (await turn.locator('.answer').innerText()).trim();
+  check(answer.length > 0, 'the answer is empty');
+  const citations = turn.locator('button.citation');
+  check(await citations.count() > 0, `the answer "${answer}" has no citations`);
+  await noHorizontalScroll('the answer');
+  await screenshot('04-answer');
+  passed('the answer has citations');
+
+  // The cited moment furthest into its episode, so the seek is plainly visible.
+  const playable = await citations.evaluateAll((all) => all
+    .map((button, index) => ({ index, start: Number(button.dataset.start),
+      disabled: button.disabled }))
+    .filter((citation) => !citation.disabled));
+  check(playable.length > 0, 'no citation has audio to play');
+  const furthest = playable.reduce((a, b) => (b.start > a.start ? b : a));
+  check(furthest.start > 0, 'every cited moment is at the very start of its episode');
+  await citations.nth(furthest.index).click();
+  const player = page.locator('#player');
+  await page.waitForFunction(
+    (start) => {
+      const audio = document.getElementById('player');
+      return audio.readyState >= 1 && audio.currentTime >= start - 0.25;
+    },
+    furthest.start, { timeout: STEP_MS },
+  );
+  const position = await player.evaluate((audio) => audio.currentTime);
+  // Playing moves the position on a little after the seek.
+  check(position >= furthest.start - 0.25 && position < furthest.start + 5,
+    `the player is at ${position} s, not at the cited ${furthest.start} s`);
+  await noErrorShown('the player');
+  await screenshot('05-playing');
+  passed('a citation plays from its start');
+}
+
+async function recommendations() {
+  await page.locator('a[data-view="for-you"]').click();
+  const list = page.locator('#recommendations');
+  await list.locator('.cards, .notice').first().waitFor();
+  await page.waitForFunction(
+    () => !document.querySelector('#recommendations [data-i18n="loading"]'),
+  );
+  await noErrorShown('the recommendations');
+  await screenshot('06-for-you');
+  passed('the recommendations are shown without an error');
+}
+
+async function english() {
+  const before = await page.locator('a[data-view="start"]').innerText();
+  await page.locator('#language').click();
+  const after = await page.locator('a[data-view="start"]').innerText();
+  check(before === '開始設定' && after === 'Get started', `the nav reads ${before} → ${after}`);
+  check(await page.locator('h1').innerText() === 'For you', 'the heading is not in English');
+  check(await page.evaluate(() => document.documentElement.lang) === 'en', 'lang is not en');
+  // The choice is remembered, and views built in Chinese are shown in English too.
+  await page.reload();
+  await page.locator('a[data-view="ask"]').click();
+  check(await page.locator('h1').innerText() === 'Ask', 'English is not remembered');
+  check(await page.locator('label[for="question"]').innerText() === 'Your question',
+    'the question box is not labelled in English');
+  await screenshot('07-english');
+  passed('the English switch changes the text');
+}
+
+let failed = false;
+try {
+  await onboarding();
+  await asking();
+  await recommendations();
+  await english();
+  check(problems.length === 0, problems.join('\n'));
+  passed('no script error and no refused load');
+  console.log(`web UI: all checks passed (${shots} screenshots in ${artefacts})`);
+} catch (error) {
+  failed = true;
+  console.log(`not ok - ${error instanceof CheckFailed ? error.message : error.stack}`);
+  if (problems.length > 0) console.log(problems.join('\n'));
+  await page.screenshot({ path: join(artefacts, 'failure.png'), fullPage: true })
+    .catch(() => {});
+} finally {
+  await context.close();
+  rmSync(profile, { recursive: true, force: true });
+}
+process.exit(failed ? 1 : 0);
