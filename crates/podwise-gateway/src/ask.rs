@@ -13,15 +13,12 @@
 //! Every citation carries signed URLs for the episode's audio and preview, valid for an
 //! hour, so a player can start at the cited moment without a token.
 
-use std::time::Duration;
-
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use bytes::Bytes;
 use futures_util::StreamExt as _;
 use podwise_common::grpc_client::TracedChannel;
 use podwise_common::settings::ServiceName;
-use podwise_common::stores::objects::ObjectKey;
 use podwise_proto::rag::v1::rag_service_client::RagServiceClient;
 use podwise_proto::rag::v1::{
     AnswerMode, AskRequest, AskResponse, Citation, GetChatHistoryRequest, QuestionKind,
@@ -34,10 +31,8 @@ use crate::AppState;
 use crate::api_error::ApiError;
 use crate::auth::Listener;
 use crate::json_body;
+use crate::objects::signed_url;
 use crate::upstreams::grpc_request;
-
-/// How long the audio links in a citation stay valid.
-const LINK_TTL: Duration = Duration::from_secs(3600);
 
 pub(crate) fn rag_client(state: &AppState) -> RagServiceClient<TracedChannel> {
     RagServiceClient::new(state.upstreams.channel(ServiceName::Rag))
@@ -275,25 +270,6 @@ pub(crate) async fn citation_json(state: &AppState, citation: &Citation) -> Valu
         "preview_url": signed_url(state, &citation.preview_object_key).await,
         "audio_url": signed_url(state, &citation.audio_object_key).await,
     })
-}
-
-/// A time-limited URL for an object, or null when there is no object (or it cannot be
-/// signed now, which a listener sees as an episode without audio rather than an error).
-async fn signed_url(state: &AppState, key: &str) -> Value {
-    if key.is_empty() {
-        return Value::Null;
-    }
-    let Ok(key) = ObjectKey::new(key) else {
-        tracing::warn!(key, "a citation names an object key that is not valid");
-        return Value::Null;
-    };
-    match state.objects.presigned_get_url(&key, LINK_TTL).await {
-        Ok(url) => Value::String(url),
-        Err(error) => {
-            tracing::warn!(%error, "cannot sign an audio link");
-            Value::Null
-        }
-    }
 }
 
 fn mode_name(mode: i32) -> &'static str {

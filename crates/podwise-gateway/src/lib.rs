@@ -16,6 +16,7 @@
 pub mod api_error;
 mod ask;
 pub mod auth;
+mod browse;
 mod ingest;
 mod json_body;
 mod objects;

@@ -6,16 +6,21 @@
 //! A `Range: bytes=…` header gets a 206 with that part, so audio players can seek.
 
 use std::ops::Range;
+use std::time::Duration;
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use podwise_common::ServiceError;
-use podwise_common::stores::objects::ObjectStore;
+use podwise_common::stores::objects::{ObjectKey, ObjectStore};
 use serde::Deserialize;
+use serde_json::Value;
 use tokio_util::io::ReaderStream;
 
 use crate::AppState;
 use crate::api_error::ApiError;
+
+/// How long the audio links the API hands out (citations, previews) stay valid.
+const LINK_TTL: Duration = Duration::from_secs(3600);
 
 #[derive(Debug, Deserialize)]
 pub(crate) struct Signature {
@@ -104,6 +109,25 @@ fn byte_range(header: &str, size: u64) -> Option<Range<u64>> {
         }
     };
     (start < end).then_some(start..end)
+}
+
+/// A time-limited URL for an object, or null when there is no object (or it cannot be
+/// signed now, which a listener sees as an episode without audio rather than an error).
+pub(crate) async fn signed_url(state: &AppState, key: &str) -> Value {
+    if key.is_empty() {
+        return Value::Null;
+    }
+    let Ok(key) = ObjectKey::new(key) else {
+        tracing::warn!(key, "a record names an object key that is not valid");
+        return Value::Null;
+    };
+    match state.objects.presigned_get_url(&key, LINK_TTL).await {
+        Ok(url) => Value::String(url),
+        Err(error) => {
+            tracing::warn!(%error, "cannot sign an audio link");
+            Value::Null
+        }
+    }
 }
 
 #[cfg(test)]

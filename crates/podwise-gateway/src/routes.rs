@@ -9,7 +9,8 @@ use podwise_common::stores::objects::SIGNED_OBJECT_PATH;
 
 use crate::api_error::ApiError;
 use crate::{
-    AppState, ask, ingest, objects, openai, probes, recommend, speech, tts, users, web_ui,
+    AppState, ask, browse, ingest, objects, openai, probes, recommend, speech, tts, users,
+    web_ui,
 };
 
 pub(crate) fn configure(config: &mut web::ServiceConfig, state: &web::Data<AppState>) {
@@ -92,6 +93,46 @@ pub(crate) fn configure(config: &mut web::ServiceConfig, state: &web::Data<AppSt
             "/api/v1/users/{user_id}/feedback",
             Method::POST,
             web::post().to(users::feedback),
+        ))
+        .service(only(
+            "/api/v1/categories",
+            Method::GET,
+            web::get().to(browse::categories),
+        ))
+        .service(only(
+            "/api/v1/categories/{id}/tags",
+            Method::GET,
+            web::get().to(browse::tags),
+        ))
+        .service(only(
+            "/api/v1/previews",
+            Method::GET,
+            web::get().to(browse::previews),
+        ))
+        .service(only(
+            "/api/v1/podcasts",
+            Method::GET,
+            web::get().to(browse::podcasts),
+        ))
+        .service(only(
+            "/api/v1/podcasts/{id}",
+            Method::GET,
+            web::get().to(browse::podcast),
+        ))
+        .service(only(
+            "/api/v1/podcasts/{id}/episodes",
+            Method::GET,
+            web::get().to(browse::podcast_episodes),
+        ))
+        .service(only(
+            "/api/v1/episodes",
+            Method::GET,
+            web::get().to(browse::episodes),
+        ))
+        .service(only(
+            "/api/v1/episodes/{id}",
+            Method::GET,
+            web::get().to(browse::episode),
         ))
         .service(only("/api/v1/ask", Method::POST, web::post().to(ask::ask)))
         .service(only(
