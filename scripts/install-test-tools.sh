@@ -4,7 +4,8 @@
 #   voices and English phonemes), and ffmpeg encodes them into every format the STT
 #   service accepts (WAV at several rates, MP3, FLAC, Ogg Vorbis, M4A with AAC);
 # - Chromium (Debian's build) and the pinned playwright-core in
-#   crates/podwise-gateway/tests/ui/ drive the web UI test in a headless browser.
+#   crates/podwise-gateway/tests/ui/ drive the web UI test in a headless browser, and a
+#   small Chinese font (WenQuanYi Micro Hei) lets its screenshots show the zh-TW text.
 # With all of them in place it does nothing, so a second run needs no network.
 #
 # scripts/test.sh runs it before the test suite; run it by hand before `cargo test` on a
@@ -18,6 +19,13 @@ ensure_programs "the speech tests make and check their audio with them" \
 say "espeak-ng and ffmpeg are installed"
 
 ensure_programs "the web UI test runs in a headless browser" chromium=chromium npm=npm
+if [[ -z $(fc-list :lang=zh-tw family 2>/dev/null) ]]; then
+    ((EUID == 0)) || die "no Chinese font; installing one needs root: sudo $0"
+    say "installing a Chinese font (the web UI's screenshots show zh-TW text)"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+        fonts-wqy-microhei >/dev/null
+fi
 ui_tests="$PODWISE_ROOT/crates/podwise-gateway/tests/ui"
 if [[ ! -d $ui_tests/node_modules/playwright-core ]]; then
     say "installing the web UI test's npm packages from its lock file"

@@ -9,8 +9,7 @@ use podwise_common::stores::objects::SIGNED_OBJECT_PATH;
 
 use crate::api_error::ApiError;
 use crate::{
-    AppState, ask, browse, ingest, objects, openai, probes, recommend, speech, tts, users,
-    web_ui,
+    AppState, ask, browse, ingest, objects, openai, probes, recommend, speech, tts, users, web_ui,
 };
 
 pub(crate) fn configure(config: &mut web::ServiceConfig, state: &web::Data<AppState>) {

@@ -99,7 +99,9 @@ pub(crate) async fn index(state: web::Data<AppState>, request: HttpRequest) -> H
         .insert_header((header::CACHE_CONTROL, "no-cache"))
         .insert_header((header::ETAG, etag.as_str()));
     if matches_etag(&request, &etag) {
-        return response.status(actix_web::http::StatusCode::NOT_MODIFIED).finish();
+        return response
+            .status(actix_web::http::StatusCode::NOT_MODIFIED)
+            .finish();
     }
     response
         .content_type("text/html; charset=utf-8")
@@ -147,7 +149,10 @@ fn secured(settings: &Settings) -> HttpResponseBuilder {
         ))
         .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .insert_header((header::REFERRER_POLICY, "no-referrer"))
-        .insert_header(("Permissions-Policy", "microphone=(self), camera=(), geolocation=()"));
+        .insert_header((
+            "Permissions-Policy",
+            "microphone=(self), camera=(), geolocation=()",
+        ));
     response
 }
 
@@ -158,7 +163,11 @@ pub(crate) fn content_security_policy(settings: &Settings) -> String {
     let mut media = vec!["'self'".to_owned(), "blob:".to_owned()];
     media.extend(origin(&settings.objects.public_url));
     if settings.profile == Profile::Cluster {
-        let scheme = if settings.minio.secure { "https" } else { "http" };
+        let scheme = if settings.minio.secure {
+            "https"
+        } else {
+            "http"
+        };
         let server = format!("{scheme}://{}:{}", settings.minio.host, settings.minio.port);
         media.extend(origin(&server));
     }
@@ -198,7 +207,10 @@ mod tests {
 
     #[test]
     fn every_module_imported_by_another_is_served() {
-        for asset in ASSETS.iter().filter(|asset| asset.content_type == JAVASCRIPT) {
+        for asset in ASSETS
+            .iter()
+            .filter(|asset| asset.content_type == JAVASCRIPT)
+        {
             let source = std::str::from_utf8(asset.bytes).expect("UTF-8");
             for import in source.split("from './").skip(1) {
                 let name = import.split('\'').next().expect("a quoted module");

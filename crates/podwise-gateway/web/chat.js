@@ -32,10 +32,13 @@ export function askView() {
   const playerBox = el('div', { attrs: { class: 'player', hidden: true } },
     [nowPlaying, player]);
   const voice = el('audio', {
-    attrs: { id: 'voice', controls: true, hidden: true },
+    attrs: { id: 'voice', controls: true },
     i18nAttrs: { 'aria-label': 'ask.voice' },
   });
-  const view = { log, input, send, speak, status, player, nowPlaying, playerBox, voice };
+  const voiceBox = el('div', { attrs: { class: 'voice', hidden: true } },
+    [el('p', { i18n: 'ask.voice', attrs: { class: 'hint' } }), voice]);
+  const view = { log, input, send, speak, status, player, nowPlaying, playerBox, voice,
+    voiceBox };
 
   const form = el('form', {
     attrs: { class: 'ask-form', id: 'ask-form' },
@@ -65,9 +68,9 @@ export function askView() {
     el('h1', { i18n: 'ask.heading', attrs: { id: 'ask-heading', tabindex: -1 } }),
     el('p', { i18n: 'ask.intro', attrs: { class: 'intro' } }),
     form,
-    log,
-    voice,
+    voiceBox,
     playerBox,
+    log,
   ]);
   return { element };
 }
@@ -180,7 +183,7 @@ async function speakAnswer(view, conversation, reply) {
     const audio = await api.synthesize(reply.answer);
     if (conversation.voiceUrl) URL.revokeObjectURL(conversation.voiceUrl);
     conversation.voiceUrl = URL.createObjectURL(audio);
-    view.voice.hidden = false;
+    view.voiceBox.hidden = false;
     view.voice.src = conversation.voiceUrl;
     view.status.textContent = '';
     delete view.status.dataset.i18n;

@@ -74,9 +74,9 @@ export function notice(key, args) {
   return el('p', { i18n: key, args, attrs: { class: 'notice', role: 'status' } });
 }
 
-/** Seconds as `m:ss`, or `h:mm:ss` past an hour. */
+/** Seconds as `m:ss`, or `h:mm:ss` past an hour, to the nearest second. */
 export function clock(seconds) {
-  const whole = Math.max(0, Math.floor(seconds));
+  const whole = Math.max(0, Math.round(seconds));
   const h = Math.floor(whole / 3600);
   const m = Math.floor((whole % 3600) / 60);
   const s = String(whole % 60).padStart(2, '0');

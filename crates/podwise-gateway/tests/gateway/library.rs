@@ -47,22 +47,35 @@ pub(crate) async fn start_with(extra: &[ServiceName]) -> Library {
     let mut services = Vec::new();
     // In the order each one's dependencies need: the RAG service sends audio to STT and
     // text to the LLM; ml reads the RAG service's episode vectors.
-    let order = [ServiceName::Llm, ServiceName::Stt, ServiceName::Tts, ServiceName::Rag];
+    let order = [
+        ServiceName::Llm,
+        ServiceName::Stt,
+        ServiceName::Tts,
+        ServiceName::Rag,
+    ];
     let wanted = order
         .into_iter()
         .filter(|name| matches!(name, ServiceName::Llm | ServiceName::Rag) || extra.contains(name))
-        .chain(extra.iter().copied().filter(|name| *name == ServiceName::Ml));
+        .chain(
+            extra
+                .iter()
+                .copied()
+                .filter(|name| *name == ServiceName::Ml),
+        );
     for name in wanted {
-        // The RAG and ml services share the gateway's catalog and objects; the others
-        // keep their own.
+        // All but the LLM service share the gateway's catalog and objects: STT reads
+        // the audio the RAG service stored, ml the feedback the gateway recorded.
         let data_dir = match name {
-            ServiceName::Rag | ServiceName::Ml => data.path().to_owned(),
-            other => scratch.path().join(other.as_str()),
+            ServiceName::Llm => scratch.path().join(name.as_str()),
+            _ => data.path().to_owned(),
         };
         let env: Vec<(&str, &str)> = urls.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         let service =
             ServiceProcess::start(&bin_dir, name, free_port(), &data_dir, &env, PATIENCE).await;
-        urls.push((format!("{}_URL", name.as_str().to_uppercase()), service.url.clone()));
+        urls.push((
+            format!("{}_URL", name.as_str().to_uppercase()),
+            service.url.clone(),
+        ));
         services.push(service);
     }
     let port = free_port().to_string();
@@ -186,7 +199,10 @@ impl Library {
             .client
             .post(self.url("/api/v1/ingest/audio"))
             .bearer_auth(OPERATOR_KEY)
-            .header("content-type", format!("multipart/form-data; boundary={BOUNDARY}"))
+            .header(
+                "content-type",
+                format!("multipart/form-data; boundary={BOUNDARY}"),
+            )
             .body(multipart(&parts));
         let (status, body) = status_and_json(request).await;
         assert_eq!(status, 202, "{body}");
@@ -200,7 +216,7 @@ impl Library {
     }
 
     /// An operator's POST of a JSON body: the status and the JSON body answered.
-    async fn operator_post(&self, path: &str, body: &Value) -> (u16, Value) {
+    pub(crate) async fn operator_post(&self, path: &str, body: &Value) -> (u16, Value) {
         let request = self.client.post(self.url(path)).bearer_auth(OPERATOR_KEY);
         status_and_json(request.json(body)).await
     }

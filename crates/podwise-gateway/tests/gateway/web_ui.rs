@@ -44,8 +44,14 @@ fn assert_strict_policy(headers: &HeaderMap) {
         .map(str::trim)
         .find(|directive| directive.starts_with("media-src "))
         .unwrap_or_else(|| panic!("no media-src: {policy}"));
-    assert!(media.contains("'self'") && media.contains("blob:"), "{media}");
-    assert!(!policy.contains('*') && !policy.contains("unsafe"), "{policy}");
+    assert!(
+        media.contains("'self'") && media.contains("blob:"),
+        "{media}"
+    );
+    assert!(
+        !policy.contains('*') && !policy.contains("unsafe"),
+        "{policy}"
+    );
     assert_eq!(header(headers, "x-content-type-options"), "nosniff");
 }
 
@@ -69,11 +75,20 @@ async fn the_page_and_each_of_its_files_come_with_their_type_a_strict_policy_and
     assert!(html.contains("<main id=\"view\""), "{html}");
 
     let links = asset_links(&html);
-    assert!(links.iter().any(|link| link.ends_with("/app.js")), "{links:?}");
+    assert!(
+        links.iter().any(|link| link.ends_with("/app.js")),
+        "{links:?}"
+    );
     let mut files = links.clone();
     // The modules the entry module imports are served beside it.
     let base = links[0].rsplit_once('/').expect("a versioned path").0;
-    for module in ["api.js", "i18n.js", "onboarding.js", "chat.js", "pcm-worklet.js"] {
+    for module in [
+        "api.js",
+        "i18n.js",
+        "onboarding.js",
+        "chat.js",
+        "pcm-worklet.js",
+    ] {
         files.push(format!("{base}/{module}"));
     }
     for link in &files {

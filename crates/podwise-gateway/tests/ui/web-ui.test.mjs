@@ -1,6 +1,7 @@
 // Drives the gateway's web UI in Debian's headless Chromium, as a listener on a phone
 // would use it: gets started (category, tag, three previews, likes), asks a question and
-// plays a cited moment, looks at the recommendations, and switches to English.
+// plays a cited moment, asks again by voice and hears the answer, looks at the
+// recommendations, and switches to English.
 //
 //   node web-ui.test.mjs <base-url> <artefact-dir>
 //
@@ -18,8 +19,15 @@ const [base, artefacts] = process.argv.slice(2);
 const category = process.env.UI_TEST_CATEGORY;
 const tag = process.env.UI_TEST_TAG;
 const question = process.env.UI_TEST_QUESTION;
-if (!base || !artefacts || !category || !tag || !question) {
+// The question spoken into a WAV file, which Chromium's fake microphone plays, and its
+// length; the word the transcript must contain.
+const spoken = process.env.UI_TEST_SPOKEN_QUESTION;
+const spokenSeconds = Number(process.env.UI_TEST_SPOKEN_SECONDS);
+const spokenWord = process.env.UI_TEST_SPOKEN_WORD;
+if (!base || !artefacts || !category || !tag || !question || !spoken || !(spokenSeconds > 0)
+  || !spokenWord) {
   console.error('usage: UI_TEST_CATEGORY=.. UI_TEST_TAG=.. UI_TEST_QUESTION=.. '
+    + 'UI_TEST_SPOKEN_QUESTION=<wav> UI_TEST_SPOKEN_SECONDS=.. UI_TEST_SPOKEN_WORD=.. '
     + 'node web-ui.test.mjs <base-url> <artefact-dir>');
   process.exit(2);
 }
@@ -50,7 +58,11 @@ const context = await chromium.launchPersistentContext(profile, {
     '--disable-background-networking', '--disable-component-update', '--disable-sync',
     // Previews are started by the script, not by a hand on the screen.
     '--autoplay-policy=no-user-gesture-required',
+    // The microphone hears the spoken question once, then silence.
+    '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream',
+    `--use-file-for-fake-audio-capture=${spoken}%noloop`,
   ],
+  permissions: ['microphone'],
   viewport: PHONE,
   locale: 'zh-TW',
 });
@@ -199,6 +211,34 @@ async function asking() {
   passed('a citation plays from its start');
 }
 
+async function askingByVoice() {
+  const turns = page.locator('#conversation li.turn');
+  const before = await turns.count();
+  await page.locator('#speak').check();
+  const record = page.locator('#record');
+  await record.click();
+  // Starting asks for the microphone and loads the audio worklet: wait for either outcome.
+  await page.locator('#record[aria-pressed="true"], #ask-status .notice.error').waitFor();
+  await noErrorShown('starting the recording');
+  check(await record.getAttribute('aria-pressed') === 'true', 'recording does not start');
+  // The fake microphone plays the question from the moment recording starts.
+  await page.waitForTimeout((spokenSeconds + 1) * 1000);
+  await record.click();
+  await turns.nth(before).waitFor();
+  const heard = await turns.nth(before).locator('.question').innerText();
+  check(heard.toLowerCase().includes(spokenWord.toLowerCase()),
+    `the recorded question was heard as "${heard}"`);
+  passed('a recorded question is transcribed and asked');
+
+  await page.waitForFunction(() => {
+    const voice = document.getElementById('voice');
+    return !voice.closest('[hidden]') && voice.src.startsWith('blob:') && voice.duration > 0;
+  }, null, { timeout: STEP_MS });
+  await noErrorShown('the spoken answer');
+  await screenshot('06-spoken');
+  passed('the answer is spoken back');
+}
+
 async function recommendations() {
   await page.locator('a[data-view="for-you"]').click();
   const list = page.locator('#recommendations');
@@ -207,8 +247,11 @@ async function recommendations() {
     () => !document.querySelector('#recommendations [data-i18n="loading"]'),
   );
   await noErrorShown('the recommendations');
-  await screenshot('06-for-you');
-  passed('the recommendations are shown without an error');
+  const titles = await list.locator('li.card h3').allInnerTexts();
+  check(titles.length > 0 && titles.every((title) => title.trim()),
+    `the recommendations list ${JSON.stringify(titles)}`);
+  await screenshot('07-for-you');
+  passed('the recommendations are shown');
 }
 
 async function english() {
@@ -224,7 +267,7 @@ async function english() {
   check(await page.locator('h1').innerText() === 'Ask', 'English is not remembered');
   check(await page.locator('label[for="question"]').innerText() === 'Your question',
     'the question box is not labelled in English');
-  await screenshot('07-english');
+  await screenshot('08-english');
   passed('the English switch changes the text');
 }
 
@@ -232,6 +275,7 @@ let failed = false;
 try {
   await onboarding();
   await asking();
+  await askingByVoice();
   await recommendations();
   await english();
   check(problems.length === 0, problems.join('\n'));

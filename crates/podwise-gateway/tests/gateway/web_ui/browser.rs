@@ -13,7 +13,8 @@ use std::time::Duration;
 use podwise_common::settings::ServiceName;
 use serde_json::json;
 
-use crate::library::start_with;
+use crate::library::{Library, start_with};
+use crate::round_trip::wav_seconds;
 
 /// The category and tag the three audio episodes share, which the listener picks.
 const CATEGORY: &str = "education";
@@ -23,8 +24,17 @@ const TAG: &str = "學習方法";
 /// cited moment is well past its start and playing from it visibly moves the player.
 const QUESTION: &str = "How should I practice a difficult piano passage?";
 
-/// How long the script may take: a browser start, seven views, one streamed answer.
-const SCRIPT_TIMEOUT: Duration = Duration::from_secs(240);
+/// Asked by voice: spoken by the TTS service, played by Chromium's fake microphone,
+/// transcribed through the STT route, then answered and spoken back.
+const SPOKEN_QUESTION: &str = "How often should I review a new word?";
+const SPOKEN_WORD: &str = "review";
+
+/// How long the script may take: a browser start, the views, two streamed answers, one
+/// transcription and one spoken answer.
+const SCRIPT_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// The rate of every WAV the test makes.
+const RATE: u32 = 16_000;
 
 struct AudioEpisode {
     podcast_id: &'static str,
@@ -87,7 +97,10 @@ fn artefact_dir() -> PathBuf {
 #[tokio::test]
 async fn a_new_listener_gets_started_asks_plays_a_cited_moment_and_reads_it_in_english() {
     let advice = "run scripts/install-test-tools.sh (Chromium and playwright-core)";
-    assert!(Path::new("/usr/bin/chromium").exists(), "no Chromium: {advice}");
+    assert!(
+        Path::new("/usr/bin/chromium").exists(),
+        "no Chromium: {advice}"
+    );
     let playwright = ui_tests().join("node_modules/playwright-core");
     assert!(playwright.is_dir(), "no playwright-core: {advice}");
 
@@ -96,16 +109,7 @@ async fn a_new_listener_gets_started_asks_plays_a_cited_moment_and_reads_it_in_e
     library.ingest().await;
     let mut jobs = Vec::new();
     for episode in &EPISODES {
-        let spoken = library
-            .client
-            .post(library.url("/api/v1/tts/synthesize"))
-            .json(&json!({"text": episode.text, "voice": "joe", "format": "wav",
-                          "sample_rate": 16000}))
-            .send()
-            .await
-            .expect("request");
-        assert_eq!(spoken.status(), 200, "speech for {}", episode.episode_id);
-        let wav = spoken.bytes().await.expect("the audio");
+        let wav = speak(&library, episode.text).await;
         let fields = [
             ("podcast_id", episode.podcast_id),
             ("podcast_title", episode.podcast_title),
@@ -122,6 +126,15 @@ async fn a_new_listener_gets_started_asks_plays_a_cited_moment_and_reads_it_in_e
             .wait_done(job["id"].as_str().expect("a job id"))
             .await;
     }
+    // The recommender learns the new episodes when an operator trains it.
+    let (status, trained) = library.operator_post("/api/v1/ml/train", &json!({})).await;
+    assert_eq!(status, 200, "{trained}");
+
+    let scratch = tempfile::tempdir().expect("a scratch directory");
+    let question_wav = scratch.path().join("question.wav");
+    let spoken = sized_wav(speak(&library, SPOKEN_QUESTION).await);
+    let spoken_seconds = wav_seconds(&spoken, RATE);
+    std::fs::write(&question_wav, &spoken).expect("the spoken question is written");
 
     // Emptied first, so a screenshot left by an earlier run cannot pass for this one.
     let artefacts = artefact_dir();
@@ -134,6 +147,9 @@ async fn a_new_listener_gets_started_asks_plays_a_cited_moment_and_reads_it_in_e
         .env("UI_TEST_CATEGORY", CATEGORY)
         .env("UI_TEST_TAG", TAG)
         .env("UI_TEST_QUESTION", QUESTION)
+        .env("UI_TEST_SPOKEN_QUESTION", &question_wav)
+        .env("UI_TEST_SPOKEN_SECONDS", format!("{spoken_seconds:.2}"))
+        .env("UI_TEST_SPOKEN_WORD", SPOKEN_WORD)
         .kill_on_drop(true)
         .output();
     let output = tokio::time::timeout(SCRIPT_TIMEOUT, run)
@@ -151,14 +167,50 @@ async fn a_new_listener_gets_started_asks_plays_a_cited_moment_and_reads_it_in_e
         "ok - onboarding stored the preferences",
         "ok - the answer has citations",
         "ok - a citation plays from its start",
+        "ok - a recorded question is transcribed and asked",
+        "ok - the answer is spoken back",
+        "ok - the recommendations are shown",
         "ok - the English switch changes the text",
+        "ok - no script error and no refused load",
         "web UI: all checks passed",
     ] {
         assert!(stdout.contains(check), "missing {check:?}:\n{stdout}");
     }
-    for shot in ["01-categories", "03-onboarded", "04-answer", "07-english"] {
+    for shot in [
+        "01-categories",
+        "03-onboarded",
+        "04-answer",
+        "06-spoken",
+        "08-english",
+    ] {
         let file = artefacts.join(format!("{shot}.png"));
         let size = std::fs::metadata(&file).map_or(0, |meta| meta.len());
         assert!(size > 1000, "{} is missing or empty", file.display());
     }
+}
+
+/// `text` spoken by `joe` through the gateway's TTS route, as a WAV file.
+async fn speak(library: &Library, text: &str) -> Vec<u8> {
+    let spoken = library
+        .client
+        .post(library.url("/api/v1/tts/synthesize"))
+        .json(&json!({"text": text, "voice": "joe", "format": "wav", "sample_rate": RATE}))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(spoken.status(), 200, "speech for {text:?}");
+    spoken.bytes().await.expect("the audio").to_vec()
+}
+
+/// A streamed WAV (its sizes unknown when the header was written) with the sizes filled
+/// in, as a file on disk should have them for Chromium's fake microphone to read it.
+fn sized_wav(mut wav: Vec<u8>) -> Vec<u8> {
+    assert!(
+        wav.len() > 44 && &wav[..4] == b"RIFF" && &wav[36..40] == b"data",
+        "not the canonical 44-byte WAV header"
+    );
+    let riff = u32::try_from(wav.len() - 8).expect("a small file");
+    wav[4..8].copy_from_slice(&riff.to_le_bytes());
+    wav[40..44].copy_from_slice(&(riff - 36).to_le_bytes());
+    wav
 }
