@@ -193,17 +193,19 @@ async function asking() {
   check(playable.length > 0, 'no citation has audio to play');
   const furthest = playable.reduce((a, b) => (b.start > a.start ? b : a));
   check(furthest.start > 0, 'every cited moment is at the very start of its episode');
-  await citations.nth(furthest.index).click();
+  // Where the player lands on its first seek: playing on from 0 would pass the cited
+  // moment later, so the position is read at the seek itself.
   const player = page.locator('#player');
-  await page.waitForFunction(
-    (start) => {
-      const audio = document.getElementById('player');
-      return audio.readyState >= 1 && audio.currentTime >= start - 0.25;
-    },
-    furthest.start, { timeout: STEP_MS },
-  );
+  await player.evaluate((audio) => {
+    window.seekedAt = [];
+    audio.addEventListener('seeked', () => window.seekedAt.push(audio.currentTime));
+  });
+  await citations.nth(furthest.index).click();
+  await page.waitForFunction(() => window.seekedAt.length > 0, null, { timeout: 20_000 });
+  const landed = await page.evaluate(() => window.seekedAt[0]);
+  check(Math.abs(landed - furthest.start) < 0.5,
+    `the player seeked to ${landed} s, not to the cited ${furthest.start} s`);
   const position = await player.evaluate((audio) => audio.currentTime);
-  // Playing moves the position on a little after the seek.
   check(position >= furthest.start - 0.25 && position < furthest.start + 5,
     `the player is at ${position} s, not at the cited ${furthest.start} s`);
   await noErrorShown('the player');
@@ -252,6 +254,23 @@ async function recommendations() {
     `the recommendations list ${JSON.stringify(titles)}`);
   await screenshot('07-for-you');
   passed('the recommendations are shown');
+
+  // A token the server does not know gets the API's own words on screen, not a blank.
+  const stored = await page.evaluate(() => localStorage.getItem('podwise.listener'));
+  const expected = problems.length;
+  await page.evaluate((listener) => localStorage.setItem('podwise.listener', JSON.stringify(
+    { ...JSON.parse(listener), token: 'not-a-token-this-server-issued' },
+  )), stored);
+  await page.locator('#refresh').click();
+  const refused = page.locator('#recommendations .notice.error');
+  await refused.waitFor();
+  const said = await refused.innerText();
+  check(said.includes('unknown or revoked') && said.includes('unauthenticated'),
+    `a refused token shows "${said}"`);
+  // The refusal is logged in the console on purpose: it is no problem of the page.
+  problems.splice(expected);
+  await page.evaluate((listener) => localStorage.setItem('podwise.listener', listener), stored);
+  passed('an API error is shown in its own words');
 }
 
 async function english() {

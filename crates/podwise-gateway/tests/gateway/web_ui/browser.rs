@@ -170,6 +170,7 @@ async fn a_new_listener_gets_started_asks_plays_a_cited_moment_and_reads_it_in_e
         "ok - a recorded question is transcribed and asked",
         "ok - the answer is spoken back",
         "ok - the recommendations are shown",
+        "ok - an API error is shown in its own words",
         "ok - the English switch changes the text",
         "ok - no script error and no refused load",
         "web UI: all checks passed",
