@@ -18,7 +18,8 @@ ensure_programs "the speech tests make and check their audio with them" \
     espeak-ng=espeak-ng ffmpeg=ffmpeg
 say "espeak-ng and ffmpeg are installed"
 
-ensure_programs "the web UI test runs in a headless browser" chromium=chromium npm=npm
+ensure_programs "the web UI test runs in a headless browser" \
+    chromium=chromium node=nodejs npm=npm
 if [[ -z $(fc-list :lang=zh-tw family 2>/dev/null) ]]; then
     ((EUID == 0)) || die "no Chinese font; installing one needs root: sudo $0"
     say "installing a Chinese font (the web UI's screenshots show zh-TW text)"

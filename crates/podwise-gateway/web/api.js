@@ -63,6 +63,8 @@ export const tags = (category) =>
 
 export const previews = (tag) => json('GET', `/api/v1/previews?${query({ tag, count: 3 })}`);
 
+export const podcasts = (limit) => json('GET', `/api/v1/podcasts?${query({ limit })}`);
+
 export const episode = (id) => json('GET', `/api/v1/episodes/${encodeURIComponent(id)}`);
 
 export const createUser = () => json('POST', '/api/v1/users', { json: {} });

@@ -37,8 +37,10 @@ export function onboardingView() {
     const body = categorySection.body;
     body.replaceChildren(notice('loading'));
     try {
-      const { categories } = await api.categories();
-      if (categories.length === 0) {
+      // One podcast is enough to know the catalog is not empty.
+      const [{ categories }, { podcasts }] = await Promise.all([api.categories(),
+        api.podcasts(1)]);
+      if (categories.length === 0 || podcasts.length === 0) {
         body.replaceChildren(notice('start.no_catalog'));
         return;
       }

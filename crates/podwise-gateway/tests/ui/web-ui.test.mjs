@@ -1,12 +1,13 @@
 // Drives the gateway's web UI in Debian's headless Chromium, as a listener on a phone
 // would use it: gets started (category, tag, three previews, likes), asks a question and
 // plays a cited moment, asks again by voice and hears the answer, looks at the
-// recommendations, and switches to English.
+// recommendations, and switches to English. Another scenario checks what an empty
+// catalog and a missing library service look like.
 //
 //   node web-ui.test.mjs <base-url> <artefact-dir>
 //
-// with UI_TEST_CATEGORY, UI_TEST_TAG and UI_TEST_QUESTION naming what the catalog under
-// test holds. Prints `ok - <check>` per check and exits non-zero at the first failure,
+// with UI_TEST_* variables naming the scenario and what the catalog under test holds
+// (see below). Prints `ok - <check>` per check and exits non-zero at the first failure,
 // after saving a screenshot of it. The gateway's Rust test
 // (tests/gateway/web_ui/browser.rs) makes the catalog and runs this script.
 
@@ -16,6 +17,10 @@ import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 
 const [base, artefacts] = process.argv.slice(2);
+// `library` (the default) runs the listener's whole visit against a catalog with the
+// episodes below; `empty` checks what a gateway with an empty catalog and no library
+// service behind it shows.
+const scenario = process.env.UI_TEST_SCENARIO ?? 'library';
 const category = process.env.UI_TEST_CATEGORY;
 const tag = process.env.UI_TEST_TAG;
 const question = process.env.UI_TEST_QUESTION;
@@ -24,10 +29,14 @@ const question = process.env.UI_TEST_QUESTION;
 const spoken = process.env.UI_TEST_SPOKEN_QUESTION;
 const spokenSeconds = Number(process.env.UI_TEST_SPOKEN_SECONDS);
 const spokenWord = process.env.UI_TEST_SPOKEN_WORD;
-if (!base || !artefacts || !category || !tag || !question || !spoken || !(spokenSeconds > 0)
-  || !spokenWord) {
-  console.error('usage: UI_TEST_CATEGORY=.. UI_TEST_TAG=.. UI_TEST_QUESTION=.. '
-    + 'UI_TEST_SPOKEN_QUESTION=<wav> UI_TEST_SPOKEN_SECONDS=.. UI_TEST_SPOKEN_WORD=.. '
+const library = scenario === 'library';
+const complete = library
+  ? category && tag && question && spoken && spokenSeconds > 0 && spokenWord
+  : scenario === 'empty' && question;
+if (!base || !artefacts || !complete) {
+  console.error('usage: [UI_TEST_SCENARIO=library|empty] UI_TEST_QUESTION=.. '
+    + 'and for a library UI_TEST_CATEGORY=.. UI_TEST_TAG=.. UI_TEST_SPOKEN_QUESTION=<wav> '
+    + 'UI_TEST_SPOKEN_SECONDS=.. UI_TEST_SPOKEN_WORD=.. '
     + 'node web-ui.test.mjs <base-url> <artefact-dir>');
   process.exit(2);
 }
@@ -42,6 +51,16 @@ class CheckFailed extends Error {}
 
 function check(condition, message) {
   if (!condition) throw new CheckFailed(message);
+}
+
+/** Waits for `step`; running out of time fails the run saying what never happened. */
+async function within(what, step) {
+  try {
+    return await step;
+  } catch (error) {
+    if (error.name === 'TimeoutError') throw new CheckFailed(`${what} (timed out)`);
+    throw error;
+  }
 }
 
 function passed(name) {
@@ -60,7 +79,7 @@ const context = await chromium.launchPersistentContext(profile, {
     '--autoplay-policy=no-user-gesture-required',
     // The microphone hears the spoken question once, then silence.
     '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream',
-    `--use-file-for-fake-audio-capture=${spoken}%noloop`,
+    ...(spoken ? [`--use-file-for-fake-audio-capture=${spoken}%noloop`] : []),
   ],
   permissions: ['microphone'],
   viewport: PHONE,
@@ -112,18 +131,18 @@ async function onboarding() {
   const categoryButton = page.locator(
     `[data-choices="category"] button[data-value="${category}"]`,
   );
-  await categoryButton.waitFor();
+  await within(`no button for the category ${category}`, categoryButton.waitFor());
   await noErrorShown('getting started');
   await screenshot('01-categories');
   await categoryButton.click();
 
   const tagButton = page.locator(`[data-choices="tag"] button[data-value="${tag}"]`);
-  await tagButton.waitFor();
+  await within(`no button for the tag ${tag}`, tagButton.waitFor());
   await tagButton.click();
   check(await tagButton.getAttribute('aria-pressed') === 'true', 'the chosen tag is not shown');
 
   const cards = page.locator('#previews li.card');
-  await cards.nth(2).waitFor();
+  await within('fewer than three previews', cards.nth(2).waitFor());
   check(await cards.count() === 3, `${await cards.count()} previews instead of three`);
   const shows = await cards.locator('.show').allInnerTexts();
   check(new Set(shows).size === 3, `the previews are not from three podcasts: ${shows}`);
@@ -150,7 +169,8 @@ async function onboarding() {
 
   await page.locator('#finish').click();
   const done = page.locator('#onboarding-done');
-  await done.or(page.locator('#onboarding-result .notice.error')).waitFor();
+  await within('finishing shows no outcome',
+    done.or(page.locator('#onboarding-result .notice.error')).waitFor());
   await noErrorShown('finishing getting started');
   const stored = await page.evaluate(() => JSON.parse(localStorage.getItem('podwise.listener')));
   check(stored?.userId && stored?.token, 'no listener id and token kept in the browser');
@@ -173,9 +193,10 @@ async function asking() {
   await page.locator('#question').press('Enter');
   const turn = page.locator('#conversation li.turn').last();
   // The answer is whole when the send button is given back.
-  await turn.waitFor();
-  await page.waitForFunction(() => !document.querySelector('#ask-form button[type=submit]')
-    .disabled, null, { timeout: STEP_MS });
+  await within('the question is not shown', turn.waitFor());
+  await within('the answer never ends', page.waitForFunction(
+    () => !document.querySelector('#ask-form button[type=submit]').disabled,
+  ));
   await noErrorShown('the answer');
   const answer = (await turn.locator('.answer').innerText()).trim();
   check(answer.length > 0, 'the answer is empty');
@@ -201,7 +222,9 @@ async function asking() {
     audio.addEventListener('seeked', () => window.seekedAt.push(audio.currentTime));
   });
   await citations.nth(furthest.index).click();
-  await page.waitForFunction(() => window.seekedAt.length > 0, null, { timeout: 20_000 });
+  await within('the player never seeks', page.waitForFunction(
+    () => window.seekedAt.length > 0, null, { timeout: 20_000 },
+  ));
   const landed = await page.evaluate(() => window.seekedAt[0]);
   check(Math.abs(landed - furthest.start) < 0.5,
     `the player seeked to ${landed} s, not to the cited ${furthest.start} s`);
@@ -220,22 +243,23 @@ async function askingByVoice() {
   const record = page.locator('#record');
   await record.click();
   // Starting asks for the microphone and loads the audio worklet: wait for either outcome.
-  await page.locator('#record[aria-pressed="true"], #ask-status .notice.error').waitFor();
+  await within('recording neither starts nor fails',
+    page.locator('#record[aria-pressed="true"], #ask-status .notice.error').waitFor());
   await noErrorShown('starting the recording');
   check(await record.getAttribute('aria-pressed') === 'true', 'recording does not start');
   // The fake microphone plays the question from the moment recording starts.
   await page.waitForTimeout((spokenSeconds + 1) * 1000);
   await record.click();
-  await turns.nth(before).waitFor();
+  await within('the recorded question is never asked', turns.nth(before).waitFor());
   const heard = await turns.nth(before).locator('.question').innerText();
   check(heard.toLowerCase().includes(spokenWord.toLowerCase()),
     `the recorded question was heard as "${heard}"`);
   passed('a recorded question is transcribed and asked');
 
-  await page.waitForFunction(() => {
+  await within('no spoken answer appears', page.waitForFunction(() => {
     const voice = document.getElementById('voice');
     return !voice.closest('[hidden]') && voice.src.startsWith('blob:') && voice.duration > 0;
-  }, null, { timeout: STEP_MS });
+  }));
   await noErrorShown('the spoken answer');
   await screenshot('06-spoken');
   passed('the answer is spoken back');
@@ -244,10 +268,10 @@ async function askingByVoice() {
 async function recommendations() {
   await page.locator('a[data-view="for-you"]').click();
   const list = page.locator('#recommendations');
-  await list.locator('.cards, .notice').first().waitFor();
-  await page.waitForFunction(
-    () => !document.querySelector('#recommendations [data-i18n="loading"]'),
-  );
+  await within('the recommendations never load', page.waitForFunction(
+    () => document.querySelector('#recommendations .cards, #recommendations .notice')
+      && !document.querySelector('#recommendations [data-i18n="loading"]'),
+  ));
   await noErrorShown('the recommendations');
   const titles = await list.locator('li.card h3').allInnerTexts();
   check(titles.length > 0 && titles.every((title) => title.trim()),
@@ -263,7 +287,7 @@ async function recommendations() {
   )), stored);
   await page.locator('#refresh').click();
   const refused = page.locator('#recommendations .notice.error');
-  await refused.waitFor();
+  await within('a refused token shows no error', refused.waitFor());
   const said = await refused.innerText();
   check(said.includes('unknown or revoked') && said.includes('unauthenticated'),
     `a refused token shows "${said}"`);
@@ -290,13 +314,44 @@ async function english() {
   passed('the English switch changes the text');
 }
 
+async function emptyCatalog() {
+  await page.goto(base);
+  await within('an empty catalog shows no message',
+    page.locator('[data-i18n="start.no_catalog"]').waitFor());
+  await noErrorShown('an empty catalog');
+  check(await page.locator('#finish').isDisabled(), 'an empty catalog can be finished');
+  await screenshot('01-empty-catalog');
+  passed('an empty catalog says so');
+
+  await page.locator('a[data-view="for-you"]').click();
+  await within('a new listener is not told to get started first',
+    page.locator('#recommendations [data-i18n="for_you.need_start"]').waitFor());
+
+  const expected = problems.length;
+  await page.locator('a[data-view="ask"]').click();
+  await page.locator('#question').fill(question);
+  await page.locator('#question').press('Enter');
+  const refused = page.locator('#conversation .notice.error');
+  await within('a question to a missing library shows no error', refused.waitFor());
+  const said = await refused.innerText();
+  check(said.includes('unavailable'), `the missing library service shows "${said}"`);
+  // The refusal is logged in the console on purpose: it is no problem of the page.
+  problems.splice(expected);
+  await screenshot('02-library-down');
+  passed('a question with the library down shows the error');
+}
+
 let failed = false;
 try {
-  await onboarding();
-  await asking();
-  await askingByVoice();
-  await recommendations();
-  await english();
+  if (library) {
+    await onboarding();
+    await asking();
+    await askingByVoice();
+    await recommendations();
+    await english();
+  } else {
+    await emptyCatalog();
+  }
   check(problems.length === 0, problems.join('\n'));
   passed('no script error and no refused load');
   console.log(`web UI: all checks passed (${shots} screenshots in ${artefacts})`);

@@ -11,8 +11,10 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use podwise_common::settings::ServiceName;
+use podwise_common::testing::{free_port, settings_with};
 use serde_json::json;
 
+use crate::harness::Gateway;
 use crate::library::{Library, start_with};
 use crate::round_trip::wav_seconds;
 
@@ -84,18 +86,22 @@ fn ui_tests() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/ui")
 }
 
-/// Screenshots go beside the build, in `$CARGO_TARGET_DIR/ui-artefacts`.
-fn artefact_dir() -> PathBuf {
+/// Screenshots go beside the build, in `$CARGO_TARGET_DIR/ui-artefacts/<scenario>`,
+/// emptied first, so a screenshot left by an earlier run cannot pass for this one.
+fn artefact_dir(scenario: &str) -> PathBuf {
     let binary = Path::new(env!("CARGO_BIN_EXE_podwise-gateway"));
     let target = binary
         .parent()
         .and_then(Path::parent)
         .expect("the target directory");
-    target.join("ui-artefacts")
+    let dir = target.join("ui-artefacts").join(scenario);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("the artefact directory");
+    dir
 }
 
-#[tokio::test]
-async fn a_new_listener_gets_started_asks_plays_a_cited_moment_and_reads_it_in_english() {
+/// Fails with the advice to install them when Chromium or playwright-core is missing.
+fn require_browser_tools() {
     let advice = "run scripts/install-test-tools.sh (Chromium and playwright-core)";
     assert!(
         Path::new("/usr/bin/chromium").exists(),
@@ -103,7 +109,45 @@ async fn a_new_listener_gets_started_asks_plays_a_cited_moment_and_reads_it_in_e
     );
     let playwright = ui_tests().join("node_modules/playwright-core");
     assert!(playwright.is_dir(), "no playwright-core: {advice}");
+}
 
+/// Runs the script on `base` with `env`, and answers what it printed once it passed
+/// every check.
+async fn run_script(base: &str, artefacts: &Path, env: &[(&str, &std::ffi::OsStr)]) -> String {
+    let mut command = tokio::process::Command::new("node");
+    command
+        .arg(ui_tests().join("web-ui.test.mjs"))
+        .arg(base)
+        .arg(artefacts)
+        .envs(env.iter().copied())
+        .kill_on_drop(true);
+    let output = tokio::time::timeout(SCRIPT_TIMEOUT, command.output())
+        .await
+        .expect("the browser script finishes in time")
+        .expect("node runs");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "the browser script failed ({}):\n{stdout}\n{stderr}",
+        output.status
+    );
+    assert!(stdout.contains("web UI: all checks passed"), "{stdout}");
+    stdout
+}
+
+/// Each named screenshot was saved and holds a picture.
+fn assert_screenshots(artefacts: &Path, names: &[&str]) {
+    for name in names {
+        let file = artefacts.join(format!("{name}.png"));
+        let size = std::fs::metadata(&file).map_or(0, |meta| meta.len());
+        assert!(size > 1000, "{} is missing or empty", file.display());
+    }
+}
+
+#[tokio::test]
+async fn a_new_listener_gets_started_asks_plays_a_cited_moment_and_reads_it_in_english() {
+    require_browser_tools();
     let services = [ServiceName::Stt, ServiceName::Tts, ServiceName::Ml];
     let library = start_with(&services).await;
     library.ingest().await;
@@ -136,33 +180,21 @@ async fn a_new_listener_gets_started_asks_plays_a_cited_moment_and_reads_it_in_e
     let spoken_seconds = wav_seconds(&spoken, RATE);
     std::fs::write(&question_wav, &spoken).expect("the spoken question is written");
 
-    // Emptied first, so a screenshot left by an earlier run cannot pass for this one.
-    let artefacts = artefact_dir();
-    let _ = std::fs::remove_dir_all(&artefacts);
-    std::fs::create_dir_all(&artefacts).expect("the artefact directory");
-    let run = tokio::process::Command::new("node")
-        .arg(ui_tests().join("web-ui.test.mjs"))
-        .arg(&library.base)
-        .arg(&artefacts)
-        .env("UI_TEST_CATEGORY", CATEGORY)
-        .env("UI_TEST_TAG", TAG)
-        .env("UI_TEST_QUESTION", QUESTION)
-        .env("UI_TEST_SPOKEN_QUESTION", &question_wav)
-        .env("UI_TEST_SPOKEN_SECONDS", format!("{spoken_seconds:.2}"))
-        .env("UI_TEST_SPOKEN_WORD", SPOKEN_WORD)
-        .kill_on_drop(true)
-        .output();
-    let output = tokio::time::timeout(SCRIPT_TIMEOUT, run)
-        .await
-        .expect("the browser script finishes in time")
-        .expect("node runs");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success(),
-        "the browser script failed ({}):\n{stdout}\n{stderr}",
-        output.status
-    );
+    let artefacts = artefact_dir("library");
+    let seconds = format!("{spoken_seconds:.2}");
+    let stdout = run_script(
+        &library.base,
+        &artefacts,
+        &[
+            ("UI_TEST_CATEGORY", CATEGORY.as_ref()),
+            ("UI_TEST_TAG", TAG.as_ref()),
+            ("UI_TEST_QUESTION", QUESTION.as_ref()),
+            ("UI_TEST_SPOKEN_QUESTION", question_wav.as_os_str()),
+            ("UI_TEST_SPOKEN_SECONDS", seconds.as_ref()),
+            ("UI_TEST_SPOKEN_WORD", SPOKEN_WORD.as_ref()),
+        ],
+    )
+    .await;
     for check in [
         "ok - onboarding stored the preferences",
         "ok - the answer has citations",
@@ -173,21 +205,45 @@ async fn a_new_listener_gets_started_asks_plays_a_cited_moment_and_reads_it_in_e
         "ok - an API error is shown in its own words",
         "ok - the English switch changes the text",
         "ok - no script error and no refused load",
-        "web UI: all checks passed",
     ] {
         assert!(stdout.contains(check), "missing {check:?}:\n{stdout}");
     }
-    for shot in [
-        "01-categories",
-        "03-onboarded",
-        "04-answer",
-        "06-spoken",
-        "08-english",
+    assert_screenshots(
+        &artefacts,
+        &[
+            "01-categories",
+            "03-onboarded",
+            "04-answer",
+            "06-spoken",
+            "08-english",
+        ],
+    );
+}
+
+#[tokio::test]
+async fn an_empty_catalog_says_so_and_a_missing_library_service_is_reported() {
+    require_browser_tools();
+    // No service behind the gateway: the library's address is a port nothing serves.
+    let nowhere = format!("http://127.0.0.1:{}", free_port());
+    let gateway = Gateway::start(&settings_with(&[("RAG_URL", nowhere.as_str())])).await;
+    let artefacts = artefact_dir("empty-catalog");
+    let stdout = run_script(
+        &gateway.base,
+        &artefacts,
+        &[
+            ("UI_TEST_SCENARIO", "empty".as_ref()),
+            ("UI_TEST_QUESTION", QUESTION.as_ref()),
+        ],
+    )
+    .await;
+    for check in [
+        "ok - an empty catalog says so",
+        "ok - a question with the library down shows the error",
     ] {
-        let file = artefacts.join(format!("{shot}.png"));
-        let size = std::fs::metadata(&file).map_or(0, |meta| meta.len());
-        assert!(size > 1000, "{} is missing or empty", file.display());
+        assert!(stdout.contains(check), "missing {check:?}:\n{stdout}");
     }
+    assert_screenshots(&artefacts, &["01-empty-catalog", "02-library-down"]);
+    gateway.stop().await;
 }
 
 /// `text` spoken by `joe` through the gateway's TTS route, as a WAV file.
