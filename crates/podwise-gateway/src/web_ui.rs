@@ -135,7 +135,7 @@ fn matches_etag(request: &HttpRequest, etag: &str) -> bool {
         .is_some_and(|value| {
             value
                 .split(',')
-                .any(|tag| matches!(tag.trim(), "*") || tag.trim() == etag)
+                .any(|tag| tag.trim() == "*" || tag.trim() == etag)
         })
 }
 

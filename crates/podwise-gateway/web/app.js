@@ -42,6 +42,12 @@ document.getElementById('language').addEventListener('click', () => {
   document.getElementById('language').lang = language() === 'en' ? 'zh-Hant-TW' : 'en';
 });
 
+// The skip link moves focus without touching the address, whose fragment names the view.
+document.querySelector('.skip').addEventListener('click', (event) => {
+  event.preventDefault();
+  document.getElementById('view').focus();
+});
+
 window.addEventListener('hashchange', show);
 translate(document);
 document.getElementById('language').lang = language() === 'en' ? 'zh-Hant-TW' : 'en';

@@ -76,8 +76,10 @@ export function askView() {
 }
 
 async function ask(view, conversation, question) {
+  // Busy while it streams, so a screen reader reads the answer once, when it is whole.
   const answer = el('p', {
-    i18n: 'ask.thinking', attrs: { class: 'answer', 'aria-live': 'polite' },
+    i18n: 'ask.thinking',
+    attrs: { class: 'answer', 'aria-live': 'polite', 'aria-busy': 'true' },
   });
   const sources = el('div', { attrs: { class: 'sources' } });
   const turn = el('li', { attrs: { class: 'turn' } }, [
@@ -122,7 +124,13 @@ async function ask(view, conversation, question) {
   } catch (error) {
     if (answer.dataset.i18n) answer.remove();
     turn.append(errorNotice(error));
+    // A token this browser kept that the server no longer knows: getting started again
+    // issues a new one.
+    if (me && error instanceof api.ApiError && error.status === 401) {
+      turn.append(el('p', {}, [el('a', { i18n: 'ask.start_again', attrs: { href: '#/start' } })]));
+    }
   } finally {
+    answer.removeAttribute('aria-busy');
     view.send.disabled = false;
   }
   if (whole && view.speak.checked && whole.answer) await speakAnswer(view, conversation, whole);
