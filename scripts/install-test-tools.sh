@@ -5,7 +5,9 @@
 #   service accepts (WAV at several rates, MP3, FLAC, Ogg Vorbis, M4A with AAC);
 # - Chromium (Debian's build) and the pinned playwright-core in
 #   crates/podwise-gateway/tests/ui/ drive the web UI test in a headless browser, and a
-#   small Chinese font (WenQuanYi Micro Hei) lets its screenshots show the zh-TW text.
+#   small Chinese font (WenQuanYi Micro Hei) lets its screenshots show the zh-TW text;
+# - the programs the offline checks of the deployment files run
+#   (scripts/install-deploy-tools.sh).
 # With all of them in place it does nothing, so a second run needs no network.
 #
 # scripts/test.sh runs it before the test suite; run it by hand before `cargo test` on a
@@ -34,3 +36,6 @@ if [[ ! -d $ui_tests/node_modules/playwright-core ]]; then
     (cd "$ui_tests" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --silent)
 fi
 say "chromium and playwright-core are installed"
+
+"$(dirname "$0")/install-deploy-tools.sh" >/dev/null
+say "the deployment checks' tools are installed"

@@ -6,6 +6,7 @@ PODWISE_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 export PODWISE_ROOT
 
 # The six services: name, binary, and the variable that holds its port.
+# shellcheck disable=SC2034 # read by the scripts that source this file
 PODWISE_SERVICES=(llm stt tts rag ml gateway)
 
 say() { printf '%s: %s\n' "$(basename "$0")" "$*" >&2; }

@@ -83,7 +83,9 @@ started=()
 cleanup_on_failure() {
     say "start-up failed; stopping what was started"
     for service in "${started[@]}"; do
-        pid_is_ours "$run_dir/$service.pid" && kill -TERM "$(<"$run_dir/$service.pid")" 2>/dev/null || true
+        if pid_is_ours "$run_dir/$service.pid"; then
+            kill -TERM "$(<"$run_dir/$service.pid")" 2>/dev/null || true
+        fi
         rm -f "$run_dir/$service.pid"
     done
 }

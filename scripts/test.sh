@@ -26,6 +26,9 @@ for component in rustfmt clippy; do
     fi
 done
 
+say "checking the deployment files offline (renderings, schemas, hardening, lints)"
+"$PODWISE_ROOT/scripts/check-deployment.sh"
+
 say "checking formatting"
 cargo fmt --all -- --check
 

@@ -148,6 +148,25 @@ pub struct ApiSettings {
     /// Keys that open the operator routes (ingestion, training, admin). None configured
     /// means those routes refuse everyone.
     pub operator_keys: Vec<SecretString>,
+    pub rate_limits: RateLimits,
+    /// Browser origins allowed to call the API from their pages (CORS): exact origins such
+    /// as `https://podwise.example`, or `*` for any. Empty, the default, allows none.
+    pub cors_origins: Vec<String>,
+}
+
+/// How many API requests a client may make, per client IP and per bearer token or
+/// operator key. Health, metrics and the web UI's files are never limited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimits {
+    /// Steady requests a minute from one client IP; 0 turns the limit off.
+    pub per_ip_per_minute: u32,
+    /// Steady requests a minute with one token or key; 0 turns the limit off.
+    pub per_token_per_minute: u32,
+    /// Requests a client may make at once above the steady rate, after a quiet spell.
+    pub burst: u32,
+    /// Take the client IP from `X-Forwarded-For`, for a gateway behind an ingress that
+    /// sets it; otherwise every client would share the ingress's own address.
+    pub trust_forwarded_for: bool,
 }
 
 impl ApiSettings {
@@ -464,6 +483,9 @@ pub struct RagSettings {
     /// holds) a passage needs to be cited; below it the answer says the library does not
     /// cover the question.
     pub min_relevance: f32,
+    /// How often the service looks in the catalog for episodes other replicas indexed,
+    /// to load their chunks into its own word index.
+    pub index_sync_interval: Duration,
 }
 
 /// How the RAG service writes its answers.

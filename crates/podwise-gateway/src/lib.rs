@@ -17,12 +17,14 @@ pub mod api_error;
 mod ask;
 pub mod auth;
 mod browse;
+mod cors;
 mod ingest;
 mod json_body;
 mod objects;
 pub mod observe;
 mod openai;
 mod probes;
+pub mod rate_limit;
 mod recommend;
 mod routes;
 mod speech;
@@ -33,8 +35,9 @@ mod users;
 mod web_ui;
 
 use std::net::{SocketAddr, TcpListener};
+use std::sync::Arc;
 
-use actix_web::{App, HttpServer, web};
+use actix_web::{App, HttpServer, middleware, web};
 use anyhow::Context as _;
 use futures_util::future::BoxFuture;
 use podwise_common::CancellationToken;
@@ -44,6 +47,7 @@ use podwise_common::stores::catalog::Catalog;
 use podwise_common::stores::objects::ObjectStore;
 use tracing::info;
 
+use crate::rate_limit::RateLimiter;
 use crate::upstreams::Upstreams;
 
 /// Shared by every request handler.
@@ -57,6 +61,8 @@ pub struct AppState {
     /// The object store, for signing the audio links of citations; in the embedded
     /// profile the gateway also serves those signed URLs itself.
     pub objects: ObjectStore,
+    /// This replica's request budgets per client IP and per token.
+    pub rate_limiter: Arc<RateLimiter>,
 }
 
 /// A gateway with its port bound, ready to run.
@@ -96,17 +102,27 @@ pub async fn build(settings: &Settings) -> anyhow::Result<Gateway> {
         readiness: readiness.clone(),
         catalog,
         objects,
+        rate_limiter: Arc::new(RateLimiter::new(settings.api.rate_limits)),
     });
+    let cors_origins = settings.api.cors_origins.clone();
 
     let address = settings.api.bind_address();
     let listener =
         TcpListener::bind(&address).with_context(|| format!("cannot listen on {address}"))?;
     let addr = listener.local_addr()?;
     let server = HttpServer::new(move || {
+        let cors = cors::middleware(&cors_origins);
+        // Inner to outer: the rate limit answers before any handler runs, CORS headers go
+        // on every answer including a 429, and the request log sees all of it.
         App::new()
             .app_data(state.clone())
             .configure(|config| routes::configure(config, &state))
-            .wrap(actix_web::middleware::from_fn(observe::observe))
+            .wrap(middleware::from_fn(rate_limit::limit))
+            .wrap(middleware::Condition::new(
+                cors.is_some(),
+                cors.unwrap_or_default(),
+            ))
+            .wrap(middleware::from_fn(observe::observe))
     })
     .workers(settings.server.worker_threads)
     // A client that closes its side has given up on the answer: dropping the handler then

@@ -13,6 +13,7 @@
 pub mod answer;
 pub mod episode_vectors;
 mod grpc;
+pub mod index_sync;
 pub mod ingest;
 pub mod library;
 pub mod llm;
@@ -53,6 +54,8 @@ pub async fn build(settings: &Settings) -> anyhow::Result<BoundServer> {
         .context("the STT service's URL is not valid")?;
     let llm = Llm::new(llm_channel, &settings.rag);
     let library: SharedLibrary = Arc::new(Library::open(settings, llm, stt_channel).await?);
+    // Episodes indexed elsewhere while the full load runs are caught up by the sync.
+    let sync = index_sync::SyncState::starting_at(unix_ms_now());
     match library.load_lexical_index().await {
         Ok(chunks) => tracing::info!(chunks, "lexical index loaded from the vector store"),
         // A store that is down at start-up is reported by /ready; the index fills as
@@ -64,6 +67,8 @@ pub async fn build(settings: &Settings) -> anyhow::Result<BoundServer> {
         library: library.clone(),
     };
     let workers = library.clone();
+    let synced = library.clone();
+    let sync_interval = settings.rag.index_sync_interval;
     let addr = settings.bind_address(ServiceName::Rag)?;
     ServiceServer::new(ServiceName::Rag.as_str(), settings.server.shutdown_grace)
         .grpc(
@@ -84,6 +89,9 @@ pub async fn build(settings: &Settings) -> anyhow::Result<BoundServer> {
                 }
             })
         }))
+        .background(Box::new(move |stop: CancellationToken| {
+            Box::pin(index_sync::run(synced, sync, sync_interval, stop))
+        }))
         .bind(addr)
         .await
         .with_context(|| format!("cannot listen on {addr}"))
@@ -95,4 +103,10 @@ pub fn serve(
     shutdown: CancellationToken,
 ) -> BoxFuture<'static, anyhow::Result<()>> {
     Box::pin(async move { build(&settings).await?.run_until_stopped(shutdown).await })
+}
+
+fn unix_ms_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_millis() as i64)
 }

@@ -28,6 +28,11 @@ pub const VARIABLES: &[(&str, &str)] = &[
     ("PODWISE_MAX_BODY_BYTES", "api.max_body_bytes"),
     ("PODWISE_READY_TIMEOUT_MS", "api.ready_timeout_ms"),
     ("PODWISE_OPERATOR_KEYS", "api.operator_keys"),
+    ("PODWISE_RATE_LIMIT_PER_IP", "api.rate_limit_per_ip"),
+    ("PODWISE_RATE_LIMIT_PER_TOKEN", "api.rate_limit_per_token"),
+    ("PODWISE_RATE_LIMIT_BURST", "api.rate_limit_burst"),
+    ("PODWISE_TRUST_FORWARDED_FOR", "api.trust_forwarded_for"),
+    ("PODWISE_CORS_ORIGINS", "api.cors_origins"),
     // The five gRPC services: clients use the URL (or host and port); each service binds
     // its own port.
     ("RAG_URL", "services.rag.url"),
@@ -118,6 +123,7 @@ pub const VARIABLES: &[(&str, &str)] = &[
     ("PODWISE_RAG_MAX_QUESTION_CHARS", "rag.max_question_chars"),
     ("PODWISE_RAG_CITATIONS", "rag.citations"),
     ("PODWISE_RAG_MIN_RELEVANCE", "rag.min_relevance"),
+    ("PODWISE_RAG_INDEX_SYNC_MS", "rag.index_sync_ms"),
     // The recommender.
     ("PODWISE_ML_WEIGHT_LIKED", "ml.weight_liked"),
     ("PODWISE_ML_WEIGHT_COMPLETED", "ml.weight_completed"),

@@ -90,7 +90,17 @@ pub(super) fn parse(sources: &Sources) -> Result<Settings, SettingsError> {
         max_body_bytes: p.number("PODWISE_MAX_BODY_BYTES", 1024 * 1024usize),
         ready_timeout: Duration::from_millis(p.number("PODWISE_READY_TIMEOUT_MS", 1000u64)),
         operator_keys: p.operator_keys(),
+        rate_limits: RateLimits {
+            per_ip_per_minute: p.number("PODWISE_RATE_LIMIT_PER_IP", 1200u32),
+            per_token_per_minute: p.number("PODWISE_RATE_LIMIT_PER_TOKEN", 600u32),
+            burst: p.number("PODWISE_RATE_LIMIT_BURST", 100u32),
+            trust_forwarded_for: p.parsed("PODWISE_TRUST_FORWARDED_FOR", false, parse_bool),
+        },
+        cors_origins: p.cors_origins(),
     };
+    if api.rate_limits.burst == 0 {
+        p.problem("PODWISE_RATE_LIMIT_BURST", "must be at least 1");
+    }
 
     let endpoint = |p: &mut Parser<'_>, service: ServiceName, port: u16, timeout: Duration| {
         let upper = service.as_str().to_uppercase();
@@ -285,7 +295,11 @@ pub(super) fn parse(sources: &Sources) -> Result<Settings, SettingsError> {
         max_question_chars: p.number("PODWISE_RAG_MAX_QUESTION_CHARS", 1_000usize),
         citations: p.number("PODWISE_RAG_CITATIONS", 3usize),
         min_relevance: p.parsed("PODWISE_RAG_MIN_RELEVANCE", 0.75f32, parse_fraction),
+        index_sync_interval: Duration::from_millis(p.number("PODWISE_RAG_INDEX_SYNC_MS", 5_000u64)),
     };
+    if rag.index_sync_interval.is_zero() {
+        p.problem("PODWISE_RAG_INDEX_SYNC_MS", "must be at least 1");
+    }
     for (variable, value) in [
         ("PODWISE_RAG_EMBEDDING_DIMENSION", rag.embedding_dimension),
         ("PODWISE_RAG_INGEST_WORKERS", rag.ingest_workers),
@@ -416,6 +430,32 @@ impl Parser<'_> {
 
     fn secret(&self, variable: &str) -> Option<SecretString> {
         self.optional(variable).map(SecretString::from)
+    }
+
+    /// `PODWISE_CORS_ORIGINS`: comma-separated origins (`scheme://host[:port]`) or `*`.
+    fn cors_origins(&mut self) -> Vec<String> {
+        const VARIABLE: &str = "PODWISE_CORS_ORIGINS";
+        let Some(raw) = self.optional(VARIABLE) else {
+            return Vec::new();
+        };
+        let origins: Vec<String> = raw
+            .split(',')
+            .map(|origin| origin.trim().trim_end_matches('/').to_owned())
+            .filter(|origin| !origin.is_empty())
+            .collect();
+        for origin in &origins {
+            let well_formed = origin == "*"
+                || origin.split_once("://").is_some_and(|(scheme, rest)| {
+                    matches!(scheme, "http" | "https") && !rest.is_empty() && !rest.contains('/')
+                });
+            if !well_formed {
+                self.problem(
+                    VARIABLE,
+                    format!("'{origin}' is not an origin like https://podwise.example or *"),
+                );
+            }
+        }
+        origins
     }
 
     /// `PODWISE_OPERATOR_KEYS`: comma-separated secrets, each long enough not to be guessed.

@@ -508,3 +508,42 @@ fn recommender_weights_with_the_wrong_sign_are_all_reported() {
         ]
     );
 }
+
+#[test]
+fn rate_limits_and_cors_origins_are_read_and_checked() {
+    let settings = load(&[
+        ("PODWISE_RATE_LIMIT_PER_IP", "30"),
+        ("PODWISE_RATE_LIMIT_BURST", "5"),
+        (
+            "PODWISE_CORS_ORIGINS",
+            "https://app.example/, http://localhost:5173",
+        ),
+    ])
+    .expect("valid");
+    assert_eq!(settings.api.rate_limits.per_ip_per_minute, 30);
+    assert_eq!(settings.api.rate_limits.per_token_per_minute, 600);
+    assert_eq!(settings.api.rate_limits.burst, 5);
+    assert!(!settings.api.rate_limits.trust_forwarded_for);
+    assert_eq!(
+        settings.api.cors_origins,
+        ["https://app.example", "http://localhost:5173"]
+    );
+    assert!(load(&[]).expect("valid").api.cors_origins.is_empty());
+    assert_eq!(
+        load(&[("PODWISE_CORS_ORIGINS", "*")])
+            .expect("any")
+            .api
+            .cors_origins,
+        ["*"]
+    );
+
+    for (variable, value) in [
+        ("PODWISE_CORS_ORIGINS", "https://app.example/path"),
+        ("PODWISE_CORS_ORIGINS", "app.example"),
+        ("PODWISE_RATE_LIMIT_BURST", "0"),
+        ("PODWISE_RATE_LIMIT_PER_IP", "-1"),
+    ] {
+        let error = load(&[(variable, value)]).expect_err(value);
+        assert_eq!(error.variables(), [variable], "{value}");
+    }
+}

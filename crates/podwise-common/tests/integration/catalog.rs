@@ -96,6 +96,7 @@ conformance!(
     a_claimed_job_is_never_handed_out_twice,
     a_job_whose_worker_went_silent_is_queued_again,
     the_transcript_status_follows_the_pipeline,
+    indexed_episodes_are_listed_oldest_first_from_a_time,
 );
 
 fn podcast(id: &str, title: &str, category: &str, rating: Option<f64>) -> Podcast {
@@ -819,4 +820,48 @@ async fn a_catalog_opened_while_postgres_was_down_works_once_it_is_back() {
         .await
         .expect("ready once the database is back");
     assert_eq!(catalog.categories().await.expect("migrated").len(), 2);
+}
+
+async fn indexed_episodes_are_listed_oldest_first_from_a_time(catalog: Catalog) {
+    let first = one_episode(&catalog).await;
+    assert_eq!(
+        catalog.indexed_since(0, 10).await.expect("listing"),
+        [],
+        "an episode never indexed is not listed"
+    );
+    let first_at = catalog.mark_indexed(&first).await.expect("mark");
+    let second = catalog
+        .upsert_episode(&episode("show", "ep-2", "Episode two", 2_000, &[]))
+        .await
+        .expect("second episode");
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    let second_at = catalog.mark_indexed(&second).await.expect("mark");
+    assert!(second_at > first_at);
+
+    let listed = catalog.indexed_since(first_at, 10).await.expect("listing");
+    assert_eq!(
+        listed,
+        [(first.clone(), first_at), (second.clone(), second_at)]
+    );
+    let listed = catalog.indexed_since(second_at, 10).await.expect("listing");
+    assert_eq!(listed, [(second.clone(), second_at)]);
+    assert_eq!(
+        catalog
+            .indexed_since(first_at, 1)
+            .await
+            .expect("listing")
+            .len(),
+        1
+    );
+
+    // Indexing again moves the episode to the end.
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    let again = catalog.mark_indexed(&first).await.expect("mark");
+    let listed = catalog.indexed_since(second_at, 10).await.expect("listing");
+    assert_eq!(listed, [(second, second_at), (first, again)]);
+    let unknown = catalog.mark_indexed("nope").await;
+    assert!(
+        matches!(unknown, Err(StoreError::NotFound(_))),
+        "{unknown:?}"
+    );
 }

@@ -5,6 +5,7 @@ mod browse;
 mod end_to_end;
 mod harness;
 mod library;
+mod limits;
 mod objects;
 mod openai;
 mod ready;

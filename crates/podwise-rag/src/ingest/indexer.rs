@@ -117,6 +117,8 @@ pub async fn index_episode(library: &Library, episode_id: &str) -> Result<Indexe
         .catalog
         .set_transcript_status(episode_id, TranscriptStatus::Done)
         .await?;
+    // Tells the other replicas to load these chunks into their word indexes.
+    library.catalog.mark_indexed(episode_id).await?;
     Ok(Indexed {
         chunks: chunks.len(),
         tags,

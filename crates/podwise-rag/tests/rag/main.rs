@@ -8,6 +8,7 @@ mod feed;
 mod fixture_shape;
 mod harness;
 mod health;
+mod index_sync;
 mod ingestion;
 mod retrieval;
 mod text_pipeline;

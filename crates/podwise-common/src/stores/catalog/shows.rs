@@ -294,6 +294,49 @@ impl Catalog {
         Ok(())
     }
 
+    /// Records that an episode's chunks were just written to the vector store, so that
+    /// other RAG replicas reload them into their word index. Returns the time recorded.
+    ///
+    /// # Errors
+    /// `NotFound` for an unknown episode.
+    pub async fn mark_indexed(&self, episode_id: &str) -> Result<i64, StoreError> {
+        self.ready().await?;
+        let now = now_ms();
+        let sql = "UPDATE episodes SET indexed_at = $1 WHERE id = $2";
+        let done = on_pool!(self, pool => sqlx::query(sql)
+            .bind(now)
+            .bind(episode_id)
+            .execute(pool)
+            .await
+            .map(|done| done.rows_affected()))
+        .map_err(db_error)?;
+        if done == 0 {
+            return Err(StoreError::NotFound(format!("no episode {episode_id}")));
+        }
+        Ok(now)
+    }
+
+    /// Episodes indexed at or after `since` (Unix milliseconds), oldest first, each with
+    /// the time it was indexed; at most `limit`.
+    ///
+    /// # Errors
+    /// When the database is unavailable.
+    pub async fn indexed_since(
+        &self,
+        since: i64,
+        limit: u32,
+    ) -> Result<Vec<(String, i64)>, StoreError> {
+        self.ready().await?;
+        let sql = "SELECT id, indexed_at FROM episodes WHERE indexed_at >= $1 \
+                   ORDER BY indexed_at, id LIMIT $2";
+        on_pool!(self, pool => sqlx::query_as(sql)
+            .bind(since)
+            .bind(i64::from(limit))
+            .fetch_all(pool)
+            .await)
+        .map_err(db_error)
+    }
+
     /// Every episode with its show's category and rating and its tags, in id order: the
     /// candidates the recommender ranks. Two queries whatever the catalog's size.
     ///
