@@ -13,7 +13,7 @@ use tempfile::TempDir;
 use crate::harness::Gateway;
 use crate::speech::{BOUNDARY, Part, multipart};
 
-pub(crate) const OPERATOR_KEY: &str = "test-operator-key-0123456789";
+const OPERATOR_KEY: &str = "test-operator-key-0123456789";
 const PATIENCE: Duration = Duration::from_secs(90);
 
 /// The gateway in front of the real RAG and LLM services (and any others a test asks
@@ -45,23 +45,19 @@ pub(crate) async fn start_with(extra: &[ServiceName]) -> Library {
     let shared = data.path().to_str().expect("UTF-8").to_owned();
     let mut urls: Vec<(String, String)> = Vec::new();
     let mut services = Vec::new();
-    // In the order each one's dependencies need: the RAG service sends audio to STT and
-    // text to the LLM; ml reads the RAG service's episode vectors.
+    // Started in an order that gives each one the addresses it needs: the RAG service
+    // sends text to the LLM and audio to STT; ml reads the RAG service's episode vectors.
     let order = [
         ServiceName::Llm,
         ServiceName::Stt,
         ServiceName::Tts,
         ServiceName::Rag,
+        ServiceName::Ml,
     ];
+    let always = [ServiceName::Llm, ServiceName::Rag];
     let wanted = order
         .into_iter()
-        .filter(|name| matches!(name, ServiceName::Llm | ServiceName::Rag) || extra.contains(name))
-        .chain(
-            extra
-                .iter()
-                .copied()
-                .filter(|name| *name == ServiceName::Ml),
-        );
+        .filter(|name| always.contains(name) || extra.contains(name));
     for name in wanted {
         // All but the LLM service share the gateway's catalog and objects: STT reads
         // the audio the RAG service stored, ml the feedback the gateway recorded.
