@@ -4,8 +4,10 @@
 //! The catalog is made the way an operator makes it: transcripts through the transcripts
 //! route, and three English episodes of three podcasts spoken by the TTS service's `joe`
 //! voice and ingested as audio (only audio gets a preview), which the STT service then
-//! transcribes. The script gets started as a new listener, asks a question, plays a cited
-//! moment, switches to English, and saves a screenshot of each step.
+//! transcribes. The script gets started as a new listener, asks a question and plays a
+//! cited moment, asks by voice and hears the answer, reads the recommendations and an API
+//! error, switches to English, and saves a screenshot of each step. A second test shows
+//! what a gateway with an empty catalog and no library service behind it looks like.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
