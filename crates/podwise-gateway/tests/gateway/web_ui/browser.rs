@@ -135,6 +135,8 @@ async fn run_script(base: &str, artefacts: &Path, env: &[(&str, &std::ffi::OsStr
         output.status
     );
     assert!(stdout.contains("web UI: all checks passed"), "{stdout}");
+    // Shown with `--nocapture`: each check and the first visit's load figures.
+    println!("{stdout}");
     stdout
 }
 
