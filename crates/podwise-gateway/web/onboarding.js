@@ -8,7 +8,7 @@ import { el, errorNotice, notice, setText } from './dom.js';
 import { forgetListener, listener, rememberListener } from './store.js';
 
 export function onboardingView() {
-  const state = { category: null, tag: null, previews: [], liked: new Set(), played: new Set() };
+  const state = { category: null, tag: null, liked: new Set(), played: new Set() };
   const already = el('p', { attrs: { class: 'notice', role: 'status', hidden: true } });
   const categorySection = section('start.step_category');
   const tagSection = section('start.step_tag');
@@ -128,7 +128,6 @@ async function loadTags(state, tagSection, previewSection, finish) {
 }
 
 function resetPreviews(state, previewSection, finish) {
-  state.previews = [];
   state.liked.clear();
   state.played.clear();
   previewSection.hidden = true;
@@ -147,7 +146,6 @@ async function loadPreviews(state, previewSection, finish) {
       previewSection.body.replaceChildren(notice('start.no_previews'));
       return;
     }
-    state.previews = previews;
     const cards = el('ul', { attrs: { class: 'cards', id: 'previews' } });
     for (const episode of previews) cards.append(previewCard(state, episode));
     previewSection.body.replaceChildren(cards);
