@@ -229,7 +229,14 @@ async fn an_empty_catalog_says_so_and_a_missing_library_service_is_reported() {
     require_browser_tools();
     // No service behind the gateway: the library's address is a port nothing serves.
     let nowhere = format!("http://127.0.0.1:{}", free_port());
-    let gateway = Gateway::start(&settings_with(&[("RAG_URL", nowhere.as_str())])).await;
+    // A directory of its own, surely empty: the shared helper's names repeat when the
+    // process id does.
+    let data = tempfile::tempdir().expect("a data directory");
+    let settings = settings_with(&[
+        ("RAG_URL", nowhere.as_str()),
+        ("PODWISE_DATA_DIR", data.path().to_str().expect("UTF-8")),
+    ]);
+    let gateway = Gateway::start(&settings).await;
     let artefacts = artefact_dir("empty-catalog");
     let stdout = run_script(
         &gateway.base,
