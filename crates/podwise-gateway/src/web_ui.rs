@@ -223,6 +223,39 @@ mod tests {
         }
     }
 
+    fn media_sources(settings: &Settings) -> String {
+        let policy = content_security_policy(settings);
+        let media = policy
+            .split(';')
+            .map(str::trim)
+            .find(|directive| directive.starts_with("media-src "));
+        media.expect("a media-src directive").to_owned()
+    }
+
+    #[test]
+    fn audio_may_come_from_the_public_url_and_in_a_cluster_from_the_object_store() {
+        use podwise_common::testing::settings_with;
+
+        let embedded = settings_with(&[("PODWISE_PUBLIC_URL", "https://podwise.example.tw/")]);
+        assert_eq!(
+            media_sources(&embedded),
+            "media-src 'self' blob: https://podwise.example.tw"
+        );
+        let cluster = settings_with(&[
+            ("PODWISE_PROFILE", "cluster"),
+            ("PODWISE_PUBLIC_URL", "https://podwise.example.tw"),
+            ("MINIO_HOST", "objects.example.tw"),
+            ("MINIO_PORT", "9000"),
+            ("MINIO_SECURE", "true"),
+            ("MINIO_ACCESS_KEY", "access-key-for-the-test"),
+            ("MINIO_SECRET_KEY", "secret-key-for-the-test"),
+        ]);
+        assert_eq!(
+            media_sources(&cluster),
+            "media-src 'self' blob: https://podwise.example.tw https://objects.example.tw:9000"
+        );
+    }
+
     #[test]
     fn only_plain_origins_of_http_urls_enter_the_policy() {
         assert_eq!(

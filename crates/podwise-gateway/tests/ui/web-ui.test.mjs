@@ -325,6 +325,11 @@ async function english() {
     'the question box is not labelled in English');
   await screenshot('08-english');
   passed('the English switch changes the text');
+
+  // The same page on a desktop screen, for the record.
+  await page.setViewportSize({ width: 1280, height: 800 });
+  await noHorizontalScroll('the desktop page');
+  await screenshot('09-desktop');
 }
 
 async function emptyCatalog() {
