@@ -22,6 +22,9 @@ const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
 pub struct Readiness {
     draining: Arc<AtomicBool>,
     checks: Arc<Vec<(String, Check)>>,
+    /// `podwise_<service>_dependency_up`, set to 1 or 0 per check at every report, so a
+    /// dashboard shows which store a service cannot reach without scraping `/ready`.
+    gauge: Option<String>,
 }
 
 impl std::fmt::Debug for Readiness {
@@ -50,7 +53,14 @@ impl Readiness {
         Self {
             draining: Arc::default(),
             checks: Arc::new(checks),
+            gauge: None,
         }
+    }
+
+    /// Also reports each check as the gauge `podwise_<service>_dependency_up`.
+    pub fn reporting_as(mut self, service: &str) -> Self {
+        self.gauge = Some(crate::metrics::metric_name(service, "dependency_up"));
+        self
     }
 
     /// Stops reporting ready for good; called first on shutdown.
@@ -77,6 +87,12 @@ impl Readiness {
         }))
         .await;
         let checks: BTreeMap<_, _> = results.into_iter().collect();
+        if let Some(gauge) = &self.gauge {
+            for (name, outcome) in &checks {
+                let up = if outcome == "ok" { 1.0 } else { 0.0 };
+                metrics::gauge!(gauge.clone(), "dependency" => name.clone()).set(up);
+            }
+        }
         let draining = self.is_draining();
         ReadinessReport {
             ready: !draining && checks.values().all(|v| v == "ok"),

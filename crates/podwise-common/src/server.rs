@@ -117,7 +117,7 @@ impl ServiceServer {
         // Install the recorder before the first request so nothing recorded is lost.
         crate::metrics::handle();
         let listener = TcpListener::bind(addr).await?;
-        let readiness = Readiness::new(self.checks);
+        let readiness = Readiness::new(self.checks).reporting_as(self.service);
         let (reporter, health_service) = tonic_health::server::health_reporter();
 
         let probes = Router::new()

@@ -40,7 +40,7 @@ pub(crate) fn rag_client(state: &AppState) -> RagServiceClient<TracedChannel> {
         .max_encoding_message_size(64 * 1024 * 1024)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct AskBody {
     question: String,
@@ -148,7 +148,7 @@ fn encode(name: &str, data: &Value) -> Bytes {
     Bytes::from(format!("event: {name}\ndata: {data}\n\n"))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct SummarizeBody {
     query: Option<String>,
@@ -194,7 +194,8 @@ pub(crate) async fn summarize(
     })))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct HistoryQuery {
     session_id: Option<String>,

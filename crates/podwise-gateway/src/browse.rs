@@ -53,7 +53,8 @@ pub(crate) async fn categories(state: web::Data<AppState>) -> Result<HttpRespons
     Ok(HttpResponse::Ok().json(json!({ "categories": categories })))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct TagsQuery {
     limit: Option<u32>,
@@ -79,7 +80,8 @@ pub(crate) async fn tags(
     Ok(HttpResponse::Ok().json(json!({ "category": category, "tags": tags })))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct PreviewsQuery {
     tag: Option<String>,
@@ -111,7 +113,8 @@ pub(crate) async fn previews(
     Ok(HttpResponse::Ok().json(json!({ "tag": tag, "previews": previews })))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct PodcastsQuery {
     category: Option<String>,
@@ -150,7 +153,8 @@ pub(crate) async fn podcast(
     Ok(HttpResponse::Ok().json(podcast_json(&podcast)))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct PageQuery {
     limit: Option<u32>,
@@ -178,7 +182,8 @@ pub(crate) async fn podcast_episodes(
     Ok(HttpResponse::Ok().json(json!({ "episodes": episodes })))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct EpisodesQuery {
     q: Option<String>,

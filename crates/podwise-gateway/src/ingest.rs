@@ -41,13 +41,15 @@ pub(crate) const TRANSCRIPTS_BODY_LIMIT: usize = 32 * 1024 * 1024;
 /// The largest episode file one upload may carry (the RAG service's inline limit).
 pub(crate) const AUDIO_BODY_LIMIT: usize = 48 * 1024 * 1024;
 
-#[derive(Debug, Deserialize)]
+/// Podcasts with their episodes' timed transcripts (times in seconds).
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct Library {
+#[schema(as = TranscriptLibrary)]
+pub(crate) struct Library {
     podcasts: Vec<PodcastBody>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct PodcastBody {
     id: String,
@@ -61,7 +63,7 @@ struct PodcastBody {
     episodes: Vec<EpisodeBody>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct EpisodeBody {
     id: String,
@@ -75,7 +77,7 @@ struct EpisodeBody {
     segments: Vec<SegmentBody>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct SegmentBody {
     start: f64,
@@ -138,7 +140,7 @@ pub(crate) async fn transcripts(
     Ok(HttpResponse::Accepted().json(json!({ "jobs": jobs })))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct FeedBody {
     url: Option<String>,
@@ -231,7 +233,8 @@ fn audio_request(upload: &mut Upload) -> Result<IngestAudioRequest, ServiceError
     Ok(request)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct JobsQuery {
     state: Option<String>,

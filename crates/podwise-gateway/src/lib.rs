@@ -13,11 +13,13 @@
 //! preferences, [`auth`] tells listeners and operators apart, [`web_ui`] serves the
 //! listener's web UI at `/`, and [`api_error`] turns every failure into one JSON shape.
 
+mod api_doc;
 pub mod api_error;
 mod ask;
 pub mod auth;
 mod browse;
 mod cors;
+mod endpoint;
 mod ingest;
 mod json_body;
 mod objects;

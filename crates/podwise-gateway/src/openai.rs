@@ -23,10 +23,10 @@ use podwise_proto::llm::v1::llm_service_client::LlmServiceClient;
 use crate::AppState;
 use crate::upstreams::grpc_request;
 
-pub(crate) use chat::chat_completions;
-pub(crate) use embeddings::embeddings;
+pub(crate) use chat::{CompletionBody, chat_completions};
+pub(crate) use embeddings::{EmbeddingsBody, embeddings};
 pub(crate) use models::models;
-pub(crate) use speech::speech;
+pub(crate) use speech::{SpeechBody, speech};
 pub(crate) use transcriptions::transcriptions;
 
 /// The largest reply the gateway accepts from the LLM service. tonic's default of 4 MiB

@@ -33,7 +33,8 @@ fn ml_client(state: &AppState) -> MlServiceClient<TracedChannel> {
     MlServiceClient::new(state.upstreams.channel(ServiceName::Ml))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RecommendationsQuery {
     k: Option<u32>,
@@ -64,7 +65,8 @@ pub(crate) async fn recommendations(
     })))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct SimilarQuery {
     k: Option<u32>,
@@ -105,7 +107,8 @@ pub(crate) async fn train(
     })))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct EvaluateQuery {
     k: Option<u32>,

@@ -94,7 +94,7 @@ pub(crate) async fn relay(
 }
 
 /// The product API's request body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct SynthesizeBody {
     text: String,
@@ -106,7 +106,7 @@ pub(crate) struct SynthesizeBody {
 }
 
 /// A speaking rate as a number or as a relative change, `"+20%"`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(untagged)]
 enum Speed {
     Number(f32),

@@ -38,7 +38,7 @@ pub(crate) async fn create(state: web::Data<AppState>) -> Result<HttpResponse, A
     })))
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct PreferencesBody {
     #[serde(default)]
@@ -119,7 +119,7 @@ fn cleaned(names: Vec<String>, field: &str) -> Result<Vec<String>, ServiceError>
         .collect()
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct FeedbackBody {
     episode_id: String,

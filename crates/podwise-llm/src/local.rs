@@ -24,6 +24,7 @@ use std::time::Instant;
 
 use futures_util::StreamExt as _;
 use futures_util::future::BoxFuture;
+use podwise_common::metrics::metric_name;
 use tokio::sync::mpsc as events;
 use tokio_stream::wrappers::ReceiverStream;
 use tracing::{debug, warn};
@@ -120,12 +121,17 @@ impl ChatBackend for LocalChat {
                 events: sender,
                 queued_at: Instant::now(),
             };
-            self.jobs.try_send(job).map_err(|e| match e {
-                mpsc::TrySendError::Full(_) => {
-                    BackendError::Busy("the local model's queue is full".to_owned())
-                }
-                mpsc::TrySendError::Disconnected(_) => {
-                    BackendError::Failed("the local model's worker has stopped".to_owned())
+            // Counted before it is sent, so the worker's decrement never comes first.
+            queue_depth().increment(1.0);
+            self.jobs.try_send(job).map_err(|e| {
+                queue_depth().decrement(1.0);
+                match e {
+                    mpsc::TrySendError::Full(_) => {
+                        BackendError::Busy("the local model's queue is full".to_owned())
+                    }
+                    mpsc::TrySendError::Disconnected(_) => {
+                        BackendError::Failed("the local model's worker has stopped".to_owned())
+                    }
                 }
             })?;
             Ok(ReceiverStream::new(receiver).boxed())
@@ -133,9 +139,15 @@ impl ChatBackend for LocalChat {
     }
 }
 
+/// Chat requests waiting for the local model's thread.
+fn queue_depth() -> metrics::Gauge {
+    metrics::gauge!(metric_name("llm", "local_queue_depth"))
+}
+
 /// The worker thread's loop: one job at a time until every sender is gone.
 fn work(mut model: ChatModel, queue: &mpsc::Receiver<Job>) {
     while let Ok(job) = queue.recv() {
+        queue_depth().decrement(1.0);
         if job.events.is_closed() {
             debug!("dropping a chat request whose client left while it waited");
             continue;

@@ -50,3 +50,8 @@ pub(crate) fn synthesised(voice: &str, took: Duration, audio_seconds: f64) {
 pub(crate) fn rejected(reason: &'static str) {
     metrics::counter!(metric_name("tts", "rejected_total"), "reason" => reason).increment(1);
 }
+
+/// Syntheses in progress or waiting for a thread.
+pub(crate) fn queue_depth(depth: usize) {
+    metrics::gauge!(metric_name("tts", "queue_depth")).set(depth as f64);
+}

@@ -93,7 +93,8 @@ struct Permit(Arc<AtomicUsize>);
 
 impl Drop for Permit {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
+        let before = self.0.fetch_sub(1, Ordering::SeqCst);
+        observe::queue_depth(before.saturating_sub(1));
     }
 }
 
@@ -161,6 +162,7 @@ impl Synthesizer {
     fn enter(&self) -> Result<Permit, ServiceError> {
         let before = self.in_flight.fetch_add(1, Ordering::SeqCst);
         let permit = Permit(self.in_flight.clone());
+        observe::queue_depth(before + 1);
         if before >= self.options.queue_depth {
             observe::rejected("queue_full");
             return Err(ServiceError::unavailable(format!(

@@ -82,6 +82,16 @@ async fn a_failing_dependency_makes_the_service_not_ready_and_says_why() {
         "connection refused"
     );
     assert_eq!(surfaces.grpc, ServingStatus::NotServing);
+    let metrics = reqwest::get(format!("http://{}/metrics", running.addr))
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        metrics.contains("podwise_notready_dependency_up{dependency=\"catalog\"} 0"),
+        "the failing check is a gauge too:\n{metrics}"
+    );
 
     running.shutdown.cancel();
     running.task.await.expect("join").expect("clean stop");

@@ -6,6 +6,7 @@ mod library;
 mod request;
 
 pub(crate) use library::LIBRARY_MODEL;
+pub(crate) use request::CompletionBody;
 mod stream;
 
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -19,7 +20,7 @@ use crate::AppState;
 use crate::api_error::ApiError;
 use crate::openai::{grpc_request, llm_client, unix_seconds};
 
-use self::request::{Completion, CompletionBody};
+use self::request::Completion;
 
 pub(crate) async fn chat_completions(
     state: web::Data<AppState>,

@@ -20,7 +20,7 @@ use crate::api_error::ApiError;
 use crate::openai::{grpc_request, llm_client};
 
 /// An embeddings request as an OpenAI client sends it.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub(crate) struct EmbeddingsBody {
     /// A string or an array of strings; read as a value so token arrays get a clear 400.
     input: Value,

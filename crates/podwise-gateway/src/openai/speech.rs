@@ -32,7 +32,7 @@ const OPENAI_VOICES: &[&str] = &[
 ];
 
 /// A speech request as an OpenAI client sends it.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct SpeechBody {
     model: Option<String>,

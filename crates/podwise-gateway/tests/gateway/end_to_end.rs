@@ -1,7 +1,9 @@
 //! The whole system as an operator runs it: `scripts/start-all-services.sh` brings up the
 //! six binaries built by this test run, `curl` checks every port and asks the gateway for
 //! speech, `scripts/ingest-audio-directory.sh` ingests that speech as an episode which a
-//! question then finds, and `scripts/stop-all-services.sh` stops them with SIGTERM.
+//! question then finds, and `scripts/stop-all-services.sh` stops them with SIGTERM. On
+//! the way, every metric the Grafana dashboard queries must appear in some service's
+//! `/metrics` (`scripts/check-dashboard-metrics.py`).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -44,6 +46,22 @@ fn curl_any(url: &str) -> String {
         .output()
         .expect("curl runs");
     String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// POSTs a JSON body, with an operator key when given; the answer's body, on success.
+fn post_json(url: &str, body: &str, operator_key: Option<&str>) -> String {
+    let mut command = Command::new("curl");
+    command.args(["-fsS", "-m", "60", "-H", "content-type: application/json"]);
+    if let Some(key) = operator_key {
+        command.args(["-H", &format!("authorization: Bearer {key}")]);
+    }
+    let output = command.args(["-d", body, url]).output().expect("curl runs");
+    assert!(
+        output.status.success(),
+        "POST {url}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).expect("utf-8")
 }
 
 /// The audio the gateway's OpenAI speech route answers for `body`, through the real TTS
@@ -101,6 +119,9 @@ fn the_start_script_brings_up_six_healthy_services_and_the_stop_script_drains_th
             .env("PODWISE_DOTENV", scratch.path().join("no.env"))
             .env("PODWISE_PROFILE", "embedded")
             .env("PODWISE_START_TIMEOUT", "60")
+            // This test ingests its own episode; the demo library would take minutes.
+            .env("PODWISE_DEMO", "0")
+            .env_remove("PODWISE_OPERATOR_KEYS")
             .env_remove("RUST_LOG");
         for (_, var, port) in &ports {
             command.env(var, port.to_string());
@@ -172,22 +193,50 @@ fn the_start_script_brings_up_six_healthy_services_and_the_stop_script_drains_th
         "ingestion: {}",
         String::from_utf8_lossy(&ingested.stderr)
     );
-    let answer = Command::new("curl")
-        .args([
-            "-fsS",
-            "-m",
-            "30",
-            "-H",
-            "content-type: application/json",
-            "-d",
-        ])
-        .arg(r#"{"question": "When did the Panama Canal open?"}"#)
-        .arg(format!("http://localhost:{gateway_port}/api/v1/ask"))
+    let api = format!("http://localhost:{gateway_port}");
+    let answer = post_json(
+        &format!("{api}/api/v1/ask"),
+        r#"{"question": "When did the Panama Canal open?"}"#,
+        None,
+    );
+    let answer: serde_json::Value = serde_json::from_str(&answer).expect("JSON answer");
+    assert_eq!(answer["grounded"], true, "{answer}");
+    assert_eq!(answer["citations"][0]["title"], "The Canal", "{answer}");
+    let episode_id = answer["citations"][0]["episode_id"]
+        .as_str()
+        .expect("episode id");
+
+    // The rest of what the dashboard charts: tokens from the local model (the answer
+    // above was extractive), and a recommender trained on the new episode.
+    post_json(
+        &format!("{api}/v1/chat/completions"),
+        r#"{"messages": [{"role": "user", "content": "Say hello."}], "max_tokens": 8}"#,
+        None,
+    );
+    let operator_key = std::fs::read_to_string(scratch.path().join("data/operator-key"))
+        .expect("the start script made an operator key");
+    post_json(
+        &format!("{api}/api/v1/ml/train"),
+        "{}",
+        Some(operator_key.trim()),
+    );
+    curl(&format!("{api}/api/v1/episodes/{episode_id}/similar?k=3"));
+    let dashboard = Command::new("python3")
+        .arg(repository_root().join("scripts/check-dashboard-metrics.py"))
+        .arg(repository_root().join("k8s/monitoring/grafana-dashboard.json"))
+        .args(
+            ports
+                .iter()
+                .map(|(_, _, port)| format!("http://127.0.0.1:{port}")),
+        )
         .output()
-        .expect("curl runs");
-    let answer = String::from_utf8_lossy(&answer.stdout);
-    assert!(answer.contains("\"grounded\":true"), "{answer}");
-    assert!(answer.contains("The Canal"), "{answer}");
+        .expect("the dashboard check runs");
+    assert!(
+        dashboard.status.success(),
+        "the dashboard queries metrics no service exports:\n{}{}",
+        String::from_utf8_lossy(&dashboard.stdout),
+        String::from_utf8_lossy(&dashboard.stderr)
+    );
 
     let stopped = stop();
     assert!(

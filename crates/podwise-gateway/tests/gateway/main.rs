@@ -1,6 +1,7 @@
 //! The gateway's integration tests: in-process behaviour, then the whole system started
 //! by the operator scripts.
 
+mod api_doc;
 mod browse;
 mod end_to_end;
 mod harness;

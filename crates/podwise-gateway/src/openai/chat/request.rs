@@ -12,7 +12,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 /// A chat completion request as an OpenAI client sends it.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub(crate) struct CompletionBody {
     /// Absent or empty selects the LLM service's default chat model.
     model: Option<String>,
@@ -34,18 +34,18 @@ pub(crate) struct CompletionBody {
     logprobs: Option<bool>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 struct MessageBody {
     role: String,
     content: Option<Value>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 struct StreamOptions {
     include_usage: Option<bool>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 struct ResponseFormatBody {
     #[serde(rename = "type")]
     kind: String,
