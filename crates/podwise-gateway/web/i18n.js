@@ -49,6 +49,7 @@ const WORDS = {
     'ask.recording': '錄音中…再按一次停止。',
     'ask.transcribing': '辨識語音中…',
     'ask.no_microphone': '這個瀏覽器無法使用麥克風。',
+    'ask.needs_https': '瀏覽器只在 HTTPS 或本機網址上開放麥克風，請改用 HTTPS 開啟這個頁面。',
     'ask.speak': '朗讀回答',
     'ask.start_again': '這個瀏覽器記得的聽眾編號已失效，請重新開始設定。',
     'ask.you': '你問',
@@ -117,6 +118,8 @@ const WORDS = {
     'ask.recording': 'Recording… press again to stop.',
     'ask.transcribing': 'Recognising speech…',
     'ask.no_microphone': 'This browser cannot use a microphone.',
+    'ask.needs_https':
+      'Browsers allow the microphone only on HTTPS or local addresses: open this page over HTTPS.',
     'ask.speak': 'Read the answer aloud',
     'ask.start_again': 'The listener id this browser kept is no longer valid: get started again.',
     'ask.you': 'You asked',

@@ -12,6 +12,9 @@ const MAX_SECONDS = 60;
  * WAV blob. `onLimit` is called when the recording reaches its longest.
  */
 export async function startRecording(onLimit) {
+  // Browsers offer the microphone (and audio worklets) only to pages from HTTPS or this
+  // machine itself, which is worth saying apart from a browser that has none.
+  if (!window.isSecureContext) throw new Error(t('ask.needs_https'));
   if (!navigator.mediaDevices?.getUserMedia || typeof AudioWorkletNode === 'undefined') {
     throw new Error(t('ask.no_microphone'));
   }
