@@ -34,15 +34,21 @@ pub fn settings_with(extra: &[(&str, &str)]) -> Settings {
     Settings::load_from(&Sources::from_pairs(pairs)).expect("test settings are valid")
 }
 
-/// A directory no other test uses, so tests never write into the source tree.
+/// A directory no other test uses, so tests never write into the source tree. Process ids
+/// are reused, so whatever an earlier process of the same id left there is removed first:
+/// a test must never open another run's catalog.
 fn fresh_data_dir() -> String {
     static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    std::env::temp_dir()
+    let dir = std::env::temp_dir()
         .join("podwise-tests")
-        .join(format!("{}-{n}", std::process::id()))
-        .display()
-        .to_string()
+        .join(format!("{}-{n}", std::process::id()));
+    if let Err(error) = std::fs::remove_dir_all(&dir)
+        && error.kind() != std::io::ErrorKind::NotFound
+    {
+        panic!("cannot clear the test directory {}: {error}", dir.display());
+    }
+    dir.display().to_string()
 }
 
 /// What a probe of the four health surfaces found.

@@ -10,8 +10,8 @@
 //! similar episodes and the operators' training and evaluation by the ml service,
 //! [`speech`] serves the product API's transcription from an [`upload`],
 //! [`tts`] its speech synthesis from a [`json_body`], [`users`] the listeners and their
-//! preferences, [`auth`] tells listeners and operators apart, and [`api_error`] turns
-//! every failure into one JSON shape.
+//! preferences, [`auth`] tells listeners and operators apart, [`web_ui`] serves the
+//! listener's web UI at `/`, and [`api_error`] turns every failure into one JSON shape.
 
 mod api_doc;
 pub mod api_error;
@@ -34,6 +34,7 @@ mod tts;
 mod upload;
 pub mod upstreams;
 mod users;
+mod web_ui;
 
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;

@@ -10,6 +10,7 @@ use crate::api_error::ApiError;
 use crate::endpoint::{Access, Endpoint};
 use crate::{
     AppState, api_doc, ask, browse, ingest, objects, openai, probes, recommend, speech, tts, users,
+    web_ui,
 };
 
 pub(crate) fn configure(config: &mut web::ServiceConfig, state: &web::Data<AppState>) {
@@ -45,7 +46,31 @@ pub(crate) fn configure(config: &mut web::ServiceConfig, state: &web::Data<AppSt
             .collect();
         config.service(methods(path, routes));
     }
+    // The listener web UI: the page at `/`, its files below `/ui/<version>/`. Pages, not
+    // operations, so they stay out of the API document.
+    config
+        .service(readable("/", web_ui::index))
+        .service(readable(
+            &format!("{}{{version}}/{{name}}", web_ui::ASSET_PREFIX),
+            web_ui::asset,
+        ));
     config.default_service(web::to(not_found));
+}
+
+/// A path of static content, served to `GET` and `HEAD` (whose answer has no body).
+fn readable<F, Args>(path: &str, handler: F) -> Resource
+where
+    F: actix_web::Handler<Args> + Clone,
+    Args: actix_web::FromRequest + 'static,
+    F::Output: actix_web::Responder + 'static,
+{
+    methods(
+        path,
+        vec![
+            (Method::GET, web::get().to(handler.clone())),
+            (Method::HEAD, web::head().to(handler)),
+        ],
+    )
 }
 
 /// Every operation of the API, grouped as the OpenAPI document lists them.

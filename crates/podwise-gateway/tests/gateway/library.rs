@@ -11,60 +11,86 @@ use serde_json::{Value, json};
 use tempfile::TempDir;
 
 use crate::harness::Gateway;
+use crate::speech::{BOUNDARY, Part, multipart};
 
 const OPERATOR_KEY: &str = "test-operator-key-0123456789";
 const PATIENCE: Duration = Duration::from_secs(90);
 
-struct Library {
-    base: String,
-    client: reqwest::Client,
+/// The gateway in front of the real RAG and LLM services (and any others a test asks
+/// for), all on the same embedded stores.
+pub(crate) struct Library {
+    pub(crate) base: String,
+    pub(crate) client: reqwest::Client,
     // Runs until the test's runtime ends with the test.
     _gateway: Gateway,
-    _rag: ServiceProcess,
-    _llm: ServiceProcess,
+    _services: Vec<ServiceProcess>,
     _data: TempDir,
-    _llm_data: TempDir,
+    _scratch: TempDir,
 }
 
 async fn start() -> Library {
+    start_with(&[]).await
+}
+
+/// The library with `extra` services running too: STT transcribes ingested audio, TTS
+/// speaks, ml recommends. The gateway's port is chosen before it starts and is its
+/// public URL, so the signed audio links it hands out can be played from a browser.
+pub(crate) async fn start_with(extra: &[ServiceName]) -> Library {
     let bin_dir = std::path::Path::new(env!("CARGO_BIN_EXE_podwise-gateway"))
         .parent()
         .expect("binary directory")
         .to_owned();
     let data = TempDir::new().expect("temp dir");
-    let llm_data = TempDir::new().expect("temp dir");
-    let llm = ServiceProcess::start(
-        &bin_dir,
+    let scratch = TempDir::new().expect("temp dir");
+    let shared = data.path().to_str().expect("UTF-8").to_owned();
+    let mut urls: Vec<(String, String)> = Vec::new();
+    let mut services = Vec::new();
+    // Started in an order that gives each one the addresses it needs: the RAG service
+    // sends text to the LLM and audio to STT; ml reads the RAG service's episode vectors.
+    let order = [
         ServiceName::Llm,
-        free_port(),
-        llm_data.path(),
-        &[],
-        PATIENCE,
-    )
-    .await;
-    let rag = ServiceProcess::start(
-        &bin_dir,
+        ServiceName::Stt,
+        ServiceName::Tts,
         ServiceName::Rag,
-        free_port(),
-        data.path(),
-        &[("LLM_URL", &llm.url)],
-        PATIENCE,
-    )
-    .await;
-    let settings = settings_with(&[
-        ("PODWISE_DATA_DIR", data.path().to_str().expect("UTF-8")),
-        ("RAG_URL", &rag.url),
+        ServiceName::Ml,
+    ];
+    let always = [ServiceName::Llm, ServiceName::Rag];
+    let wanted = order
+        .into_iter()
+        .filter(|name| always.contains(name) || extra.contains(name));
+    for name in wanted {
+        // All but the LLM service share the gateway's catalog and objects: STT reads
+        // the audio the RAG service stored, ml the feedback the gateway recorded.
+        let data_dir = match name {
+            ServiceName::Llm => scratch.path().join(name.as_str()),
+            _ => data.path().to_owned(),
+        };
+        let env: Vec<(&str, &str)> = urls.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let service =
+            ServiceProcess::start(&bin_dir, name, free_port(), &data_dir, &env, PATIENCE).await;
+        urls.push((
+            format!("{}_URL", name.as_str().to_uppercase()),
+            service.url.clone(),
+        ));
+        services.push(service);
+    }
+    let port = free_port().to_string();
+    let public_url = format!("http://127.0.0.1:{port}");
+    let mut pairs: Vec<(&str, &str)> = urls.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    pairs.extend([
+        ("PODWISE_DATA_DIR", shared.as_str()),
         ("PODWISE_OPERATOR_KEYS", OPERATOR_KEY),
+        ("API_PORT", port.as_str()),
+        ("PODWISE_PUBLIC_URL", public_url.as_str()),
     ]);
-    let gateway = Gateway::start(&settings).await;
+    let gateway = Gateway::start(&settings_with(&pairs)).await;
     Library {
         base: gateway.base.clone(),
         client: reqwest::Client::new(),
         _gateway: gateway,
-        _rag: rag,
-        _llm: llm,
+        _services: services,
         _data: data,
-        _llm_data: llm_data,
+        _scratch: scratch,
     }
 }
 
@@ -119,11 +145,11 @@ fn transcripts() -> Value {
 }
 
 impl Library {
-    fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
 
-    async fn ingest(&self) -> Vec<Value> {
+    pub(crate) async fn ingest(&self) -> Vec<Value> {
         let response = self
             .client
             .post(self.url("/api/v1/ingest/transcripts"))
@@ -142,7 +168,7 @@ impl Library {
         done
     }
 
-    async fn wait_done(&self, id: &str) -> Value {
+    pub(crate) async fn wait_done(&self, id: &str) -> Value {
         let started = Instant::now();
         loop {
             let (_, job) = self
@@ -157,6 +183,28 @@ impl Library {
         }
     }
 
+    /// Ingests one episode's audio as an operator uploads it (`fields` beside the file)
+    /// and answers its job.
+    pub(crate) async fn ingest_audio(&self, fields: &[(&str, &str)], wav: &[u8]) -> Value {
+        let mut parts: Vec<Part<'_>> = fields
+            .iter()
+            .map(|(name, value)| Part::Field(name, value.as_bytes()))
+            .collect();
+        parts.push(Part::File("episode.wav", wav));
+        let request = self
+            .client
+            .post(self.url("/api/v1/ingest/audio"))
+            .bearer_auth(OPERATOR_KEY)
+            .header(
+                "content-type",
+                format!("multipart/form-data; boundary={BOUNDARY}"),
+            )
+            .body(multipart(&parts));
+        let (status, body) = status_and_json(request).await;
+        assert_eq!(status, 202, "{body}");
+        body["jobs"][0].clone()
+    }
+
     /// An operator's GET: the status and the JSON body.
     async fn operator_get(&self, path: &str) -> (u16, Value) {
         let request = self.client.get(self.url(path)).bearer_auth(OPERATOR_KEY);
@@ -164,7 +212,7 @@ impl Library {
     }
 
     /// An operator's POST of a JSON body: the status and the JSON body answered.
-    async fn operator_post(&self, path: &str, body: &Value) -> (u16, Value) {
+    pub(crate) async fn operator_post(&self, path: &str, body: &Value) -> (u16, Value) {
         let request = self.client.post(self.url(path)).bearer_auth(OPERATOR_KEY);
         status_and_json(request.json(body)).await
     }

@@ -15,3 +15,4 @@ mod round_trip;
 mod speech;
 mod tts;
 mod users;
+mod web_ui;

@@ -143,7 +143,7 @@ fn word_error_rate(reference: &str, heard: &str) -> f64 {
 
 /// The seconds of 16-bit mono samples at `rate` in a WAV file. A streamed answer cannot
 /// know its length in advance, so its data chunk is read to the end of the bytes.
-fn wav_seconds(wav: &[u8], rate: u32) -> f64 {
+pub(crate) fn wav_seconds(wav: &[u8], rate: u32) -> f64 {
     assert!(wav.len() > 12 && &wav[..4] == b"RIFF", "not a WAV file");
     let mut at = 12;
     while at + 8 <= wav.len() {
