@@ -37,6 +37,8 @@ CATEGORIES = ("business", "education")
 FEEDBACK_KINDS = ("liked", "completed", "preview_played", "skipped", "disliked")
 SHOW_FIELDS = ("id", "title", "author", "description", "category", "language", "host_gender")
 EPISODE_FIELDS = ("guid", "title", "published", "description", "tags")
+# Episode tags are the RAG service's: a tag outside its vocabulary is a typo here.
+TAGS = Path(__file__).resolve().parent.parent / "crates" / "podwise-rag" / "data" / "tags"
 
 
 class LibraryError(Exception):
@@ -60,6 +62,16 @@ def shows(root):
         show["path"] = path
         loaded.append(show)
     return loaded
+
+
+def vocabulary(category):
+    """The tag names of a category, from the RAG service's tag vocabulary."""
+    path = TAGS / f"{category}.toml"
+    try:
+        with path.open("rb") as f:
+            return {tag["name"] for tag in tomllib.load(f).get("tag", [])}
+    except (OSError, tomllib.TOMLDecodeError):
+        return set()
 
 
 def problems_of(root):
@@ -88,6 +100,11 @@ def problems_of(root):
             guids[guid] = path
             if not (show["folder"] / f"{guid}.txt").is_file():
                 found.append(f"{path}: episode {guid!r} has no script {guid}.txt")
+            known = vocabulary(show.get("category"))
+            for tag in episode.get("tags", []):
+                if tag not in known:
+                    found.append(f"{path}: episode {guid!r} has tag {tag!r}, which is not in "
+                                 f"{TAGS / (str(show.get('category')) + '.toml')}")
     listeners_path = root / "listeners.toml"
     names = set()
     for listener in load_listeners(root):

@@ -29,6 +29,9 @@ done
 say "checking the deployment files offline (renderings, schemas, hardening, lints)"
 "$PODWISE_ROOT/scripts/check-deployment.sh"
 
+say "checking the demo library's files (ids, scripts, tags, the listeners' episodes)"
+python3 "$PODWISE_ROOT/scripts/demo-library.py" check "$PODWISE_ROOT/demo"
+
 say "checking formatting"
 cargo fmt --all -- --check
 
