@@ -66,6 +66,10 @@ key=${PODWISE_OPERATOR_KEY:-$(first_operator_key)}
 start Podwise with scripts/start-all-services.sh, which makes $data_dir/operator-key"
 
 helper check "$library" || die "the demo library in $library has the problems above"
+mkdir -p "$state_dir"
+# Two loaders at once would each send the episodes the other has not recorded yet.
+exec 9>"$state_dir/lock"
+flock -n 9 || die "another demo load is already running (it holds $state_dir/lock)"
 curl -fsS -o /dev/null "$url/health" 2>/dev/null ||
     die "the gateway at $url does not answer; start Podwise with scripts/start-all-services.sh"
 # Healthy is not ready: the models load after the services answer. Wait for all of them.
@@ -75,7 +79,6 @@ until curl -fsS "$url/ready" 2>/dev/null | grep -q '"status":"ok"'; do
         die "Podwise at $url is not ready after ${ready_wait}s: $(curl -sS "$url/ready")"
     sleep 1
 done
-mkdir -p "$state_dir"
 touch "$episodes_state"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
