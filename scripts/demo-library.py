@@ -10,6 +10,7 @@ Each command prints plain lines (tab-separated fields) that a shell loop can rea
                                  scripts/ingest-audio-directory.sh sends with GUID.wav
   voice LANGUAGE GENDER          (voices JSON on stdin) the voice of that language,
                                  that gender if there is one
+  questions DIR                  guid, then the question that cites it (questions.toml)
   listeners DIR                  name, then the preferences body as JSON
   feedback DIR NAME              kind and guid of each of that listener's events
   wav-sizes FILE                 writes the true sizes into a streamed WAV's header
@@ -288,6 +289,11 @@ def main(argv):
         return 0
     if command == "upload":
         write_upload(root, args[1], Path(args[2]))
+        return 0
+    if command == "questions":
+        text = (root / "questions.toml").read_text(encoding="utf-8")
+        for entry in tomllib.loads(text).get("question", []):
+            print(f"{entry['guid']}\t{entry['question']}")
         return 0
     if command == "listeners":
         for listener in load_listeners(root):

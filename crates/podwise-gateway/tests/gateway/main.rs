@@ -3,6 +3,7 @@
 
 mod api_doc;
 mod browse;
+mod demo;
 mod end_to_end;
 mod harness;
 mod library;

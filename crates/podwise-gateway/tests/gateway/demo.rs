@@ -1,0 +1,314 @@
+//! A fresh checkout's first run, as a listener meets it: `scripts/start-all-services.sh`
+//! starts the six binaries on the embedded stores and loads the demo library (`demo/`)
+//! through TTS, STT and RAG; then, through the gateway only, a listener is created and
+//! onboarded, asks in Mandarin and in English and gets the demo episodes that hold the
+//! answers, streams an answer, hears one spoken and transcribed back, and gets
+//! recommendations. The services stop with SIGTERM and their logs hold no error.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use reqwest::Client;
+use serde_json::{Value, json};
+
+use crate::speech::{BOUNDARY, Part, multipart};
+
+const SERVICES: [(&str, &str); 6] = [
+    ("gateway", "API_PORT"),
+    ("rag", "RAG_PORT"),
+    ("ml", "ML_PORT"),
+    ("tts", "TTS_PORT"),
+    ("stt", "STT_PORT"),
+    ("llm", "LLM_PORT"),
+];
+
+fn repository_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.local_addr().expect("addr").port()
+}
+
+/// Lines of `scripts/demo-library.py COMMAND demo`, split at tabs.
+fn demo_library(command: &str) -> Vec<Vec<String>> {
+    let output = Command::new("python3")
+        .arg(repository_root().join("scripts/demo-library.py"))
+        .arg(command)
+        .arg(repository_root().join("demo"))
+        .output()
+        .expect("the demo library reader runs");
+    assert!(output.status.success(), "{command}");
+    String::from_utf8(output.stdout)
+        .expect("UTF-8")
+        .lines()
+        .map(|line| line.split('\t').map(str::to_owned).collect())
+        .collect()
+}
+
+/// Each demo question with the title of the episode it must cite first and whether it
+/// is asked in Mandarin.
+fn questions() -> Vec<(String, String, bool)> {
+    let titles: Vec<Vec<String>> = demo_library("episodes");
+    demo_library("questions")
+        .into_iter()
+        .map(|fields| {
+            let episode = titles
+                .iter()
+                .find(|episode| episode[1] == fields[0])
+                .expect("the question's episode is in the library");
+            let mandarin = episode[2].starts_with("zh");
+            (fields[1].clone(), episode[4].clone(), mandarin)
+        })
+        .collect()
+}
+
+async fn send(request: reqwest::RequestBuilder) -> (u16, Value) {
+    let response = request.send().await.expect("request");
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+/// Words of a text, lower case, without punctuation.
+fn words(text: &str) -> Vec<String> {
+    text.split(|c: char| !c.is_alphanumeric() && c != '\'')
+        .filter(|word| !word.is_empty())
+        .map(str::to_lowercase)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fresh_start_loads_the_demo_and_a_listener_onboards_asks_hears_and_gets_picks() {
+    let bin_dir = Path::new(env!("CARGO_BIN_EXE_podwise-gateway"))
+        .parent()
+        .expect("binary directory")
+        .to_owned();
+    let scratch = tempfile::tempdir().expect("temp dir");
+    let ports: Vec<(&str, &str, u16)> = SERVICES
+        .iter()
+        .map(|(service, var)| (*service, *var, free_port()))
+        .collect();
+    let script = |name: &str| {
+        let mut command = Command::new("bash");
+        command
+            .arg(repository_root().join("scripts").join(name))
+            .env("PODWISE_BIN_DIR", &bin_dir)
+            .env("PODWISE_RUN_DIR", scratch.path().join("run"))
+            .env("PODWISE_LOG_DIR", scratch.path().join("logs"))
+            .env("PODWISE_DATA_DIR", scratch.path().join("data"))
+            .env("PODWISE_DOTENV", scratch.path().join("no.env"))
+            .env("PODWISE_PROFILE", "embedded")
+            .env("PODWISE_START_TIMEOUT", "120")
+            .env("PODWISE_DEMO", "foreground")
+            .env_remove("PODWISE_OPERATOR_KEYS")
+            .env_remove("RUST_LOG");
+        for (_, var, port) in &ports {
+            command.env(var, port.to_string());
+        }
+        command
+    };
+    let started = script("start-all-services.sh")
+        .output()
+        .expect("start script runs");
+    let stop = || {
+        script("stop-all-services.sh")
+            .output()
+            .expect("stop script runs")
+    };
+    if !started.status.success() {
+        stop();
+        panic!(
+            "start or demo load failed:\n{}",
+            String::from_utf8_lossy(&started.stderr)
+        );
+    }
+    let api = format!("http://127.0.0.1:{}", ports[0].2);
+    let client = Client::new();
+
+    // Onboarding: a category, its tags, three previews of one tag, likes.
+    let (status, created) = send(client.post(format!("{api}/api/v1/users"))).await;
+    assert_eq!(status, 201, "{created}");
+    let user = created["user_id"].as_str().expect("user id").to_owned();
+    let token = created["token"].as_str().expect("token").to_owned();
+    let (_, categories) = send(client.get(format!("{api}/api/v1/categories"))).await;
+    assert!(categories["categories"].to_string().contains("education"));
+    let (_, tags) = send(client.get(format!("{api}/api/v1/categories/education/tags"))).await;
+    let tags: Vec<String> = tags["tags"]
+        .as_array()
+        .expect("tags")
+        .iter()
+        .map(|tag| tag["tag"].as_str().expect("tag").to_owned())
+        .collect();
+    assert!(!tags.is_empty(), "the demo's education episodes carry tags");
+    let mut chosen = None;
+    for tag in &tags {
+        let (_, found) = send(
+            client
+                .get(format!("{api}/api/v1/previews"))
+                .query(&[("tag", tag.as_str())]),
+        )
+        .await;
+        let previews = found["previews"].as_array().cloned().unwrap_or_default();
+        if previews.len() >= 2 {
+            chosen = Some((tag.clone(), previews));
+            break;
+        }
+    }
+    let (tag, previews) = chosen.expect("a tag with previews from two shows or more");
+    let mut shows: Vec<&str> = previews
+        .iter()
+        .map(|p| p["podcast_id"].as_str().expect("podcast"))
+        .collect();
+    shows.dedup();
+    assert_eq!(shows.len(), previews.len(), "one preview per show");
+    let preview_url = previews[0]["preview_url"]
+        .as_str()
+        .expect("a signed preview");
+    let path = &preview_url[preview_url.find("/api/").expect("the signed path")..];
+    let audio = client
+        .get(format!("{api}{path}"))
+        .send()
+        .await
+        .expect("preview");
+    assert_eq!(audio.status(), 200);
+    assert!(audio.bytes().await.expect("audio").starts_with(b"RIFF"));
+    let preferences = json!({"categories": ["education"], "tags": [tag]});
+    let (status, stored) = send(
+        client
+            .put(format!("{api}/api/v1/users/{user}/preferences"))
+            .bearer_auth(&token)
+            .json(&preferences),
+    )
+    .await;
+    assert_eq!((status, &stored), (200, &preferences));
+    let liked = json!({"episode_id": previews[0]["id"], "kind": "liked"});
+    let (status, event) = send(
+        client
+            .post(format!("{api}/api/v1/users/{user}/feedback"))
+            .bearer_auth(&token)
+            .json(&liked),
+    )
+    .await;
+    assert_eq!(status, 201, "{event}");
+
+    // Questions in both languages find the demo episodes that hold the answers.
+    let questions = questions();
+    let mut english_answer = String::new();
+    for mandarin in [true, false] {
+        let (question, title, _) = questions
+            .iter()
+            .find(|(_, _, zh)| *zh == mandarin)
+            .expect("a question in each language");
+        let (status, answer) = send(
+            client
+                .post(format!("{api}/api/v1/ask"))
+                .bearer_auth(&token)
+                .json(&json!({"question": question, "user_id": user})),
+        )
+        .await;
+        assert_eq!(status, 200, "{answer}");
+        assert_eq!(answer["grounded"], true, "{question}: {answer}");
+        assert_eq!(
+            answer["citations"][0]["title"],
+            title.as_str(),
+            "{question}"
+        );
+        assert!(answer["citations"][0]["start"].as_f64().is_some());
+        if !mandarin {
+            english_answer = answer["answer"].as_str().expect("text").to_owned();
+        }
+    }
+
+    // The same English question, streamed.
+    let (question, title, _) = questions.iter().find(|q| !q.2).expect("English");
+    let streamed = client
+        .post(format!("{api}/api/v1/ask/stream"))
+        .json(&json!({"question": question}))
+        .send()
+        .await
+        .expect("stream");
+    assert_eq!(streamed.status(), 200);
+    let events = streamed.text().await.expect("events");
+    let citations = events.find("event: citations").expect("citations first");
+    let done = events.find("event: done").expect("then done");
+    assert!(
+        citations < done && events.contains("event: delta"),
+        "{events}"
+    );
+    assert!(events.contains(title.as_str()), "{events}");
+
+    // The answer spoken, then transcribed back.
+    let spoken_text: String = english_answer.chars().take(240).collect();
+    let spoken = client
+        .post(format!("{api}/api/v1/tts/synthesize"))
+        .json(&json!({"text": spoken_text, "voice": "joe"}))
+        .send()
+        .await
+        .expect("speech");
+    assert_eq!(spoken.status(), 200);
+    let wav = spoken.bytes().await.expect("audio").to_vec();
+    let (status, heard) = send(
+        client
+            .post(format!("{api}/api/v1/stt/transcribe"))
+            .header(
+                "content-type",
+                format!("multipart/form-data; boundary={BOUNDARY}"),
+            )
+            .body(multipart(&[
+                Part::File("answer.wav", &wav),
+                Part::Field("language", b"en"),
+            ])),
+    )
+    .await;
+    assert_eq!(status, 200, "{heard}");
+    let said = words(&spoken_text);
+    let back = words(heard["text"].as_str().expect("text"));
+    let kept = said.iter().filter(|word| back.contains(word)).count();
+    assert!(
+        kept * 10 >= said.len() * 7,
+        "{kept} of {} words came back: {spoken_text:?} -> {heard}",
+        said.len()
+    );
+
+    // Recommendations for the new listener, one episode per show, each with a reason.
+    let (status, picks) = send(
+        client
+            .get(format!("{api}/api/v1/recommendations"))
+            .bearer_auth(&token),
+    )
+    .await;
+    assert_eq!(status, 200, "{picks}");
+    let items = picks["items"].as_array().expect("items");
+    assert!(!items.is_empty(), "{picks}");
+    let mut shows: Vec<&str> = items
+        .iter()
+        .map(|item| item["podcast_id"].as_str().expect("podcast"))
+        .collect();
+    shows.sort_unstable();
+    let all = shows.len();
+    shows.dedup();
+    assert_eq!(shows.len(), all, "one episode per show: {picks}");
+    assert!(
+        items
+            .iter()
+            .all(|item| item["reason"].as_str().is_some_and(|r| !r.is_empty()))
+    );
+
+    let stopped = stop();
+    assert!(
+        stopped.status.success(),
+        "{}",
+        String::from_utf8_lossy(&stopped.stderr)
+    );
+    for (service, _, _) in &ports {
+        let log =
+            std::fs::read_to_string(scratch.path().join("logs").join(format!("{service}.log")))
+                .expect("log exists");
+        assert!(log.contains("drained"), "{service} did not drain:\n{log}");
+        assert!(
+            !log.contains(" ERROR "),
+            "{service} logged an error:\n{log}"
+        );
+    }
+}
