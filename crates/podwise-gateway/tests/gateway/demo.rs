@@ -3,12 +3,16 @@
 //! through TTS, STT and RAG; then, through the gateway only, a listener is created and
 //! onboarded, asks in Mandarin and in English and gets the demo episodes that hold the
 //! answers, streams an answer, hears one spoken and transcribed back, and gets
-//! recommendations. The services stop with SIGTERM and their logs hold no error.
+//! recommendations. The services stop with SIGTERM and their logs hold no error. The same
+//! visit runs again on the cluster adapters, against the real store servers that
+//! `scripts/dev-services.sh` runs on loopback, each store in a namespace of its own.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use podwise_common::testing::dev_server_settings;
 use reqwest::Client;
+use secrecy::ExposeSecret as _;
 use serde_json::{Value, json};
 
 use crate::speech::{BOUNDARY, Part, multipart};
@@ -80,6 +84,66 @@ fn words(text: &str) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_fresh_start_loads_the_demo_and_a_listener_onboards_asks_hears_and_gets_picks() {
+    first_visit(&[("PODWISE_PROFILE", "embedded")]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_first_visit_works_on_the_cluster_stores() {
+    let Some(settings) = dev_server_settings("the cluster stores", "POSTGRES_HOST") else {
+        return;
+    };
+    // Fresh names, so the catalog starts empty and the demo loads.
+    let fresh = format!("demo_{}", uuid::Uuid::new_v4().simple());
+    let created = Command::new("psql")
+        .env(
+            "PGPASSWORD",
+            settings
+                .postgres
+                .password
+                .as_ref()
+                .map_or("", |p| p.expose_secret()),
+        )
+        .args([
+            "-h",
+            &settings.postgres.host,
+            "-p",
+            &settings.postgres.port.to_string(),
+        ])
+        .args([
+            "-U",
+            &settings.postgres.user,
+            "-d",
+            &settings.postgres.db,
+            "-qc",
+        ])
+        .arg(format!("CREATE DATABASE {fresh}"))
+        .output()
+        .expect("psql runs");
+    assert!(
+        created.status.success(),
+        "{}",
+        String::from_utf8_lossy(&created.stderr)
+    );
+    let bucket = fresh.replace('_', "-");
+    first_visit(&[
+        ("PODWISE_PROFILE", "cluster"),
+        ("POSTGRES_DB", &fresh),
+        ("MONGO_DB", &fresh),
+        ("MILVUS_COLLECTION", &fresh),
+        ("MINIO_BUCKET", &bucket),
+        // The cluster profile's service names are Kubernetes DNS names; here all run on
+        // this machine.
+        ("RAG_HOST", "127.0.0.1"),
+        ("ML_HOST", "127.0.0.1"),
+        ("TTS_HOST", "127.0.0.1"),
+        ("STT_HOST", "127.0.0.1"),
+        ("LLM_HOST", "127.0.0.1"),
+    ])
+    .await;
+}
+
+/// The whole visit, with the store settings of `profile` on top of the environment's.
+async fn first_visit(profile: &[(&str, &str)]) {
     let bin_dir = Path::new(env!("CARGO_BIN_EXE_podwise-gateway"))
         .parent()
         .expect("binary directory")
@@ -98,7 +162,7 @@ async fn a_fresh_start_loads_the_demo_and_a_listener_onboards_asks_hears_and_get
             .env("PODWISE_LOG_DIR", scratch.path().join("logs"))
             .env("PODWISE_DATA_DIR", scratch.path().join("data"))
             .env("PODWISE_DOTENV", scratch.path().join("no.env"))
-            .env("PODWISE_PROFILE", "embedded")
+            .envs(profile.iter().copied())
             .env("PODWISE_START_TIMEOUT", "120")
             .env("PODWISE_DEMO", "foreground")
             .env_remove("PODWISE_OPERATOR_KEYS")
@@ -121,6 +185,15 @@ async fn a_fresh_start_loads_the_demo_and_a_listener_onboards_asks_hears_and_get
         panic!(
             "start or demo load failed:\n{}",
             String::from_utf8_lossy(&started.stderr)
+        );
+    }
+    // The start script keeps the services up when the demo fails to load; its mark says
+    // the load finished.
+    if !scratch.path().join("data/demo/loaded").exists() {
+        stop();
+        panic!(
+            "the demo library did not load:\n{}",
+            String::from_utf8_lossy(&started.stdout)
         );
     }
     let api = format!("http://127.0.0.1:{}", ports[0].2);
@@ -165,12 +238,9 @@ async fn a_fresh_start_loads_the_demo_and_a_listener_onboards_asks_hears_and_get
     let preview_url = previews[0]["preview_url"]
         .as_str()
         .expect("a signed preview");
-    let path = &preview_url[preview_url.find("/api/").expect("the signed path")..];
-    let audio = client
-        .get(format!("{api}{path}"))
-        .send()
-        .await
-        .expect("preview");
+    // The gateway's own signed route on the embedded stores, the S3 server's on the
+    // cluster ones.
+    let audio = client.get(preview_url).send().await.expect("preview");
     assert_eq!(audio.status(), 200);
     assert!(audio.bytes().await.expect("audio").starts_with(b"RIFF"));
     let preferences = json!({"categories": ["education"], "tags": [tag]});
