@@ -174,7 +174,8 @@ def pick_voice(voices, language, gender):
 def write_upload(root, guid, out):
     show, episode = find_episode(root, guid)
     out.mkdir(parents=True, exist_ok=True)
-    podcast = {name: show[name] for name in ("id", "title", "category", "language")}
+    podcast = {name: show[name]
+               for name in ("id", "title", "category", "language", "author", "description")}
     (out / "podcast.json").write_text(json.dumps(podcast, ensure_ascii=False), "utf-8")
     sidecar = {name: episode[name] for name in ("title", "published", "description", "tags")}
     (out / f"{guid}.json").write_text(json.dumps(sidecar, ensure_ascii=False), "utf-8")

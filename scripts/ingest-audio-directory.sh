@@ -4,7 +4,8 @@
 # transcribed and indexed.
 #
 # The directory holds:
-#   podcast.json        {"id", "title", "category", "language"} for the show
+#   podcast.json        {"id", "title", "category", "language"} for the show, and
+#                       optionally its "author" and "description"
 #   <name>.<audio>      each episode (wav, mp3, flac, ogg, m4a, aac)
 #   <name>.json         optional, per episode: {"title", "published", "description",
 #                       "tags": [...]}; without it the title is the file name and the
@@ -61,6 +62,8 @@ podcast_fields=(
     --form-string "podcast_title=$(field "$show" title)"
     --form-string "category=$(field "$show" category)"
     --form-string "language=$(field "$show" language)"
+    --form-string "podcast_author=$(field "$show" author)"
+    --form-string "podcast_description=$(field "$show" description)"
 )
 
 jobs=()

@@ -8,7 +8,8 @@
 //! - `POST /api/v1/ingest/audio` takes one episode's audio as `multipart/form-data`: the
 //!   `file` (WAV, MP3, FLAC, Ogg Vorbis, M4A/AAC) and the fields `podcast_id`,
 //!   `podcast_title`, `category`, `language`, `episode_id`, `episode_title`, and
-//!   optionally `published`, `description` and `tags` (repeatable); 202 with its job.
+//!   optionally `published`, `description`, `tags` (repeatable), `podcast_author` and
+//!   `podcast_description`; 202 with its job.
 //! - `POST /api/v1/ingest/feed` takes `{"url", "category", "language"?, "max_episodes"?}`
 //!   (or `{"xml", ...}` with the feed itself) and answers 202 with a job per episode that
 //!   has audio.
@@ -224,6 +225,8 @@ fn audio_request(upload: &mut Upload) -> Result<IngestAudioRequest, ServiceError
         published: upload.take("published")?.unwrap_or_default(),
         description: upload.take("description")?.unwrap_or_default(),
         tags: upload.take_all("tags"),
+        podcast_author: upload.take("podcast_author")?.unwrap_or_default(),
+        podcast_description: upload.take("podcast_description")?.unwrap_or_default(),
         audio: Some(AudioInput {
             format_hint: file.file_name.or(file.content_type).unwrap_or_default(),
             source: Some(Source::Data(file.bytes.to_vec())),

@@ -367,7 +367,7 @@ pub(crate) fn endpoints() -> Vec<Endpoint> {
         .multipart(
             "`file` and `podcast_id`, `podcast_title`, `category`, `language`, \
                         `episode_id`, `episode_title`; optional `published`, `description`, \
-                        `tags` (repeatable)",
+                        `tags` (repeatable), `podcast_author`, `podcast_description`",
         )
         .answers(202, json, "the job"),
         Endpoint::new(

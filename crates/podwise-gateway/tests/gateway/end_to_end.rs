@@ -174,7 +174,7 @@ fn the_start_script_brings_up_six_healthy_services_and_the_stop_script_drains_th
     std::fs::write(
         shows.join("podcast.json"),
         r#"{"id": "pod-history", "title": "The History Classroom", "category": "education",
-            "language": "en"}"#,
+            "language": "en", "author": "Ada Reyes", "description": "History, one hour a week."}"#,
     )
     .expect("podcast.json");
     let episode = speech(
@@ -202,6 +202,14 @@ fn the_start_script_brings_up_six_healthy_services_and_the_stop_script_drains_th
     let answer: serde_json::Value = serde_json::from_str(&answer).expect("JSON answer");
     assert_eq!(answer["grounded"], true, "{answer}");
     assert_eq!(answer["citations"][0]["title"], "The Canal", "{answer}");
+    let show: serde_json::Value =
+        serde_json::from_str(&curl(&format!("{api}/api/v1/podcasts/pod-history")))
+            .expect("JSON podcast");
+    assert_eq!(
+        show["author"], "Ada Reyes",
+        "the show as podcast.json describes it"
+    );
+    assert_eq!(show["description"], "History, one hour a week.");
     let episode_id = answer["citations"][0]["episode_id"]
         .as_str()
         .expect("episode id");

@@ -49,13 +49,25 @@ pub async fn ingest(
     };
     let audio_key = store_audio(library, &request).await?;
 
+    // An upload that does not describe the show keeps the description it already has.
+    let known = library.catalog.podcast(&request.podcast_id).await.ok();
+    let or_known = |given: &str, known: Option<&str>| match given.trim() {
+        "" => known.unwrap_or_default().to_owned(),
+        given => given.to_owned(),
+    };
     library
         .catalog
         .upsert_podcast(&Podcast {
             id: request.podcast_id.clone(),
             title: request.podcast_title.trim().to_owned(),
-            author: String::new(),
-            description: String::new(),
+            author: or_known(
+                &request.podcast_author,
+                known.as_ref().map(|p| p.author.as_str()),
+            ),
+            description: or_known(
+                &request.podcast_description,
+                known.as_ref().map(|p| p.description.as_str()),
+            ),
             category_id: request.category.clone(),
             language: request.language.clone(),
             image_url: None,
