@@ -7,7 +7,7 @@
 //! visit runs again on the cluster adapters, against the real store servers that
 //! `scripts/dev-services.sh` runs on loopback, each store in a namespace of its own.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use podwise_common::testing::dev_server_settings;
@@ -15,25 +15,8 @@ use reqwest::Client;
 use secrecy::ExposeSecret as _;
 use serde_json::{Value, json};
 
+use crate::end_to_end::{SERVICES, free_port, repository_root};
 use crate::speech::{BOUNDARY, Part, multipart};
-
-const SERVICES: [(&str, &str); 6] = [
-    ("gateway", "API_PORT"),
-    ("rag", "RAG_PORT"),
-    ("ml", "ML_PORT"),
-    ("tts", "TTS_PORT"),
-    ("stt", "STT_PORT"),
-    ("llm", "LLM_PORT"),
-];
-
-fn repository_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    listener.local_addr().expect("addr").port()
-}
 
 /// Lines of `scripts/demo-library.py COMMAND demo`, split at tabs.
 fn demo_library(command: &str) -> Vec<Vec<String>> {

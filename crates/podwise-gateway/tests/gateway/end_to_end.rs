@@ -8,7 +8,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const SERVICES: [(&str, &str); 6] = [
+/// Each service with the variable that sets its port, as the start script reads them.
+pub(crate) const SERVICES: [(&str, &str); 6] = [
     ("gateway", "API_PORT"),
     ("rag", "RAG_PORT"),
     ("ml", "ML_PORT"),
@@ -17,11 +18,11 @@ const SERVICES: [(&str, &str); 6] = [
     ("llm", "LLM_PORT"),
 ];
 
-fn repository_root() -> PathBuf {
+pub(crate) fn repository_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     listener.local_addr().expect("addr").port()
 }
