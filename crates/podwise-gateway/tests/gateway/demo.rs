@@ -15,7 +15,7 @@ use reqwest::Client;
 use secrecy::ExposeSecret as _;
 use serde_json::{Value, json};
 
-use crate::end_to_end::{SERVICES, free_port, repository_root};
+use crate::end_to_end::{SERVICES, free_port, operator_script, repository_root};
 use crate::speech::{BOUNDARY, Part, multipart};
 
 /// Lines of `scripts/demo-library.py COMMAND demo`, split at tabs.
@@ -136,25 +136,12 @@ async fn first_visit(profile: &[(&str, &str)]) {
         .iter()
         .map(|(service, var)| (*service, *var, free_port()))
         .collect();
-    let script = |name: &str| {
-        let mut command = Command::new("bash");
-        command
-            .arg(repository_root().join("scripts").join(name))
-            .env("PODWISE_BIN_DIR", &bin_dir)
-            .env("PODWISE_RUN_DIR", scratch.path().join("run"))
-            .env("PODWISE_LOG_DIR", scratch.path().join("logs"))
-            .env("PODWISE_DATA_DIR", scratch.path().join("data"))
-            .env("PODWISE_DOTENV", scratch.path().join("no.env"))
-            .envs(profile.iter().copied())
-            .env("PODWISE_START_TIMEOUT", "120")
-            .env("PODWISE_DEMO", "foreground")
-            .env_remove("PODWISE_OPERATOR_KEYS")
-            .env_remove("RUST_LOG");
-        for (_, var, port) in &ports {
-            command.env(var, port.to_string());
-        }
-        command
-    };
+    let mut extra = profile.to_vec();
+    extra.extend([
+        ("PODWISE_START_TIMEOUT", "120"),
+        ("PODWISE_DEMO", "foreground"),
+    ]);
+    let script = |name: &str| operator_script(name, &bin_dir, scratch.path(), &ports, &extra);
     let started = script("start-all-services.sh")
         .output()
         .expect("start script runs");

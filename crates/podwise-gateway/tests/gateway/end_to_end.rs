@@ -49,6 +49,32 @@ fn curl_any(url: &str) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
+/// `scripts/<name>` as an operator runs it, on this build's binaries and `ports`, with its
+/// data, logs, PIDs and (absent) `.env` in `scratch`, and `extra` variables on top.
+pub(crate) fn operator_script(
+    name: &str,
+    bin_dir: &Path,
+    scratch: &Path,
+    ports: &[(&str, &str, u16)],
+    extra: &[(&str, &str)],
+) -> Command {
+    let mut command = Command::new("bash");
+    command
+        .arg(repository_root().join("scripts").join(name))
+        .env("PODWISE_BIN_DIR", bin_dir)
+        .env("PODWISE_RUN_DIR", scratch.join("run"))
+        .env("PODWISE_LOG_DIR", scratch.join("logs"))
+        .env("PODWISE_DATA_DIR", scratch.join("data"))
+        .env("PODWISE_DOTENV", scratch.join("no.env"))
+        .env_remove("PODWISE_OPERATOR_KEYS")
+        .env_remove("RUST_LOG")
+        .envs(extra.iter().copied());
+    for (_, var, port) in ports {
+        command.env(var, port.to_string());
+    }
+    command
+}
+
 /// POSTs a JSON body, with an operator key when given; the answer's body, on success.
 fn post_json(url: &str, body: &str, operator_key: Option<&str>) -> String {
     let mut command = Command::new("curl");
@@ -110,24 +136,18 @@ fn the_start_script_brings_up_six_healthy_services_and_the_stop_script_drains_th
         .collect();
 
     let script = |name: &str| {
-        let mut command = Command::new("bash");
-        command
-            .arg(repository_root().join("scripts").join(name))
-            .env("PODWISE_BIN_DIR", &bin_dir)
-            .env("PODWISE_RUN_DIR", scratch.path().join("run"))
-            .env("PODWISE_LOG_DIR", scratch.path().join("logs"))
-            .env("PODWISE_DATA_DIR", scratch.path().join("data"))
-            .env("PODWISE_DOTENV", scratch.path().join("no.env"))
-            .env("PODWISE_PROFILE", "embedded")
-            .env("PODWISE_START_TIMEOUT", "60")
-            // This test ingests its own episode; the demo library would take minutes.
-            .env("PODWISE_DEMO", "0")
-            .env_remove("PODWISE_OPERATOR_KEYS")
-            .env_remove("RUST_LOG");
-        for (_, var, port) in &ports {
-            command.env(var, port.to_string());
-        }
-        command
+        operator_script(
+            name,
+            &bin_dir,
+            scratch.path(),
+            &ports,
+            &[
+                ("PODWISE_PROFILE", "embedded"),
+                ("PODWISE_START_TIMEOUT", "60"),
+                // This test ingests its own episode; the demo library would take minutes.
+                ("PODWISE_DEMO", "0"),
+            ],
+        )
     };
 
     let started = script("start-all-services.sh")
