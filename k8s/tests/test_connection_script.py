@@ -11,9 +11,10 @@ Prints `N passed, N failed` and exits 1 on any failure.
 """
 
 import os
-import subprocess
 import sys
 import tempfile
+
+from script_harness import Checks, run_recorded, write_program
 
 STAND_IN = r"""#!/usr/bin/env bash
 # Stands in for kubectl: records each call and answers like a small healthy cluster,
@@ -46,35 +47,19 @@ def main():
     if len(sys.argv) != 2:
         sys.exit(__doc__)
     script = os.path.abspath(sys.argv[1])
-    results = []
-
-    def expect(condition, what):
-        results.append(bool(condition))
-        if not condition:
-            print(f"FAILED: {what}", file=sys.stderr)
+    checks = Checks()
+    expect = checks.expect
 
     with tempfile.TemporaryDirectory() as scratch:
-        stand_in = os.path.join(scratch, "kubectl")
-        with open(stand_in, "w", encoding="utf-8") as stream:
-            stream.write(STAND_IN)
-        os.chmod(stand_in, 0o755)
+        stand_in = write_program(scratch, "kubectl", STAND_IN)
         calls = os.path.join(scratch, "calls")
 
         def run(**env):
-            if os.path.exists(calls):
-                os.remove(calls)
-            # The calling shell's own Podwise settings must not steer the runs.
-            full = {k: v for k, v in os.environ.items() if not k.startswith("PODWISE_")}
-            full.update(
-                PODWISE_KUBECTL=stand_in, PODWISE_CHECK_BIN="true", FAKE_DIR=scratch
-            )
-            full.update(env)
-            done = subprocess.run(
-                ["bash", script], env=full, capture_output=True, text=True,
-                stdin=subprocess.DEVNULL, timeout=60, check=False,
-            )
-            made = open(calls, encoding="utf-8").read() if os.path.exists(calls) else ""
-            return done, made
+            env = {
+                "PODWISE_KUBECTL": stand_in, "PODWISE_CHECK_BIN": "true", "FAKE_DIR": scratch,
+                **env,
+            }
+            return run_recorded(["bash", script], env, timeout=60, calls=calls)
 
         healthy, made = run()
         expect(healthy.returncode == 0, f"a healthy cluster passes: {healthy.stderr}")
@@ -104,9 +89,7 @@ def main():
         off, made = run(PODWISE_K8S_CHECK="off")
         expect(off.returncode == 0 and made == "", "PODWISE_K8S_CHECK=off never calls kubectl")
 
-    passed = sum(results)
-    print(f"{passed} passed, {len(results) - passed} failed", file=sys.stderr)
-    return 0 if all(results) else 1
+    return checks.finish()
 
 
 if __name__ == "__main__":

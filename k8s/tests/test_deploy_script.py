@@ -14,9 +14,10 @@ Prints `N passed, N failed` and exits 1 on any failure.
 import glob
 import os
 import socket
-import subprocess
 import sys
 import tempfile
+
+from script_harness import Checks, run_recorded, write_program
 
 STAND_IN = r"""#!/usr/bin/env bash
 # Stands in for kubectl: records each call, hands kustomize to the real one.
@@ -66,43 +67,27 @@ def main():
     if len(sys.argv) != 3:
         sys.exit(__doc__)
     script, real_kubectl = os.path.abspath(sys.argv[1]), sys.argv[2]
-    results = []
-
-    def expect(condition, what):
-        results.append(bool(condition))
-        if not condition:
-            print(f"FAILED: {what}", file=sys.stderr)
+    checks = Checks()
+    expect = checks.expect
 
     with tempfile.TemporaryDirectory() as scratch:
-        stand_in = os.path.join(scratch, "kubectl")
-        with open(stand_in, "w", encoding="utf-8") as stream:
-            stream.write(STAND_IN)
-        os.chmod(stand_in, 0o755)
+        stand_in = write_program(scratch, "kubectl", STAND_IN)
         deploy_dir = os.path.join(scratch, "deploy")
         calls = os.path.join(scratch, "calls")
 
         forwarded = []
 
         def run(*args, **env):
-            if os.path.exists(calls):
-                os.remove(calls)
             forwarded.append(free_port())
-            # The calling shell's own Podwise settings must not steer the runs.
-            full = {k: v for k, v in os.environ.items() if not k.startswith("PODWISE_")}
-            full.update(
-                PODWISE_KUBECTL=stand_in,
-                REAL_KUBECTL=real_kubectl,
-                FAKE_DIR=scratch,
-                PODWISE_DEPLOY_DIR=deploy_dir,
-                PODWISE_FORWARD_PORT=str(forwarded[-1]),
-            )
-            full.update(env)
-            done = subprocess.run(
-                ["bash", script, *args], env=full, capture_output=True, text=True,
-                stdin=subprocess.DEVNULL, timeout=120, check=False,
-            )
-            made = open(calls, encoding="utf-8").read() if os.path.exists(calls) else ""
-            return done, made
+            env = {
+                "PODWISE_KUBECTL": stand_in,
+                "REAL_KUBECTL": real_kubectl,
+                "FAKE_DIR": scratch,
+                "PODWISE_DEPLOY_DIR": deploy_dir,
+                "PODWISE_FORWARD_PORT": str(forwarded[-1]),
+                **env,
+            }
+            return run_recorded(["bash", script, *args], env, timeout=120, calls=calls)
 
         dry, made = run(
             "prod", "--dry-run", PODWISE_IMAGE_REGISTRY="reg.test/pw", PODWISE_IMAGE_TAG="abc1"
@@ -156,9 +141,7 @@ def main():
             "the previous rendering offered is of the same overlay",
         )
 
-    passed = sum(results)
-    print(f"{passed} passed, {len(results) - passed} failed", file=sys.stderr)
-    return 0 if all(results) else 1
+    return checks.finish()
 
 
 if __name__ == "__main__":

@@ -13,9 +13,10 @@ cluster is needed. Prints `N passed, N failed` and exits 1 on any failure.
 import os
 import re
 import stat
-import subprocess
 import sys
 import tempfile
+
+from script_harness import Checks, run_recorded, write_program
 
 SECRETS = {
     "POSTGRES_PASSWORD": "pg pass#1 with spaces",
@@ -47,22 +48,16 @@ def template_keys(script):
 
 
 def run(script, scratch, extra_env, *args):
+    env = {
+        "PODWISE_ENV_FILE": os.path.join(scratch, ".env"),
+        "PODWISE_KUBECTL": os.path.join(scratch, "kubectl"),
+        "RECORDED_SECRET": os.path.join(scratch, "secret.env"),
+        **extra_env,
+    }
     # Credentials of the calling shell (a developer's own) must not leak into the runs.
-    env = {k: v for k, v in os.environ.items() if k not in template_keys(script)}
-    env.update(
-        PODWISE_ENV_FILE=os.path.join(scratch, ".env"),
-        PODWISE_KUBECTL=os.path.join(scratch, "kubectl"),
-        RECORDED_SECRET=os.path.join(scratch, "secret.env"),
-    )
-    env.update(extra_env)
-    return subprocess.run(
-        ["bash", script, *args],
-        env=env,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    keys = template_keys(script)
+    done, _ = run_recorded(["bash", script, *args], env, timeout=60, without=keys.__contains__)
+    return done
 
 
 def env_values(path):
@@ -81,18 +76,11 @@ def main():
     if len(sys.argv) != 2:
         sys.exit(__doc__)
     script = os.path.abspath(sys.argv[1])
-    results = []
-
-    def expect(condition, what):
-        results.append(condition)
-        if not condition:
-            print(f"FAILED: {what}", file=sys.stderr)
+    checks = Checks()
+    expect = checks.expect
 
     with tempfile.TemporaryDirectory() as scratch:
-        recorder = os.path.join(scratch, "kubectl")
-        with open(recorder, "w", encoding="utf-8") as stream:
-            stream.write(RECORDER)
-        os.chmod(recorder, 0o755)
+        write_program(scratch, "kubectl", RECORDER)
         env_file = os.path.join(scratch, ".env")
 
         first = run(script, scratch, SECRETS)
@@ -103,7 +91,7 @@ def main():
             "no credential appears in the output",
         )
         if first.returncode != 0:
-            return finish(results)
+            return checks.finish()
         mode = stat.S_IMODE(os.stat(env_file).st_mode)
         expect(mode == 0o600, f"the .env is readable only by its owner (mode {mode:o})")
         written = env_values(env_file)
@@ -148,13 +136,7 @@ def main():
             not any(value in missing.stdout + missing.stderr for value in SECRETS.values()),
             "a failed run prints no credential either",
         )
-    return finish(results)
-
-
-def finish(results):
-    passed = sum(results)
-    print(f"{passed} passed, {len(results) - passed} failed", file=sys.stderr)
-    return 0 if all(results) else 1
+    return checks.finish()
 
 
 if __name__ == "__main__":
