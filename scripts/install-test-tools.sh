@@ -7,8 +7,14 @@
 #   crates/podwise-gateway/tests/ui/ drive the web UI test in a headless browser, and a
 #   small Chinese font (WenQuanYi Micro Hei) lets its screenshots show the zh-TW text;
 # - the programs the offline checks of the deployment files run
-#   (scripts/install-deploy-tools.sh).
+#   (scripts/install-deploy-tools.sh);
+# - OpenAI's Python client, in a virtual environment of its own, with which the demo test
+#   runs the README's tour of the OpenAI-compatible routes.
 # With all of them in place it does nothing, so a second run needs no network.
+#
+# Parameters (environment):
+#   PODWISE_API_CLIENT_DIR  where the OpenAI client's virtual environment lives
+#                           (~/.cache/podwise/api-client; the demo test reads it too)
 #
 # scripts/test.sh runs it before the test suite; run it by hand before `cargo test` on a
 # new machine. Installing programs needs root (Debian's apt-get); the npm packages come
@@ -39,3 +45,7 @@ say "chromium and playwright-core are installed"
 
 "$(dirname "$0")/install-deploy-tools.sh" >/dev/null
 say "the deployment checks' tools are installed"
+
+# Changing the pin makes the next run install it again.
+ensure_python_venv "${PODWISE_API_CLIENT_DIR:-$HOME/.cache/podwise/api-client}" openai==3.60.0
+say "the OpenAI Python client is installed"

@@ -81,3 +81,29 @@ first_operator_key() {
     fi
     printf '%s' "${keys%%,*}"
 }
+
+# Makes the virtual environment VENV (once) and installs the pinned requirements given
+# after it, unless the same pins went in before, so a second run needs no network.
+# Creating one needs python3-venv, installed with apt when missing (as root).
+ensure_python_venv() {
+    local venv=$1 began=$SECONDS
+    shift
+    local marker=$venv/.podwise-pins
+    [[ -f $marker && $(<"$marker") == "$*" ]] && return 0
+    if [[ ! -x $venv/bin/python ]]; then
+        say "creating the virtual environment $venv"
+        mkdir -p "$(dirname "$venv")"
+        if ! python3 -m venv "$venv" >&2; then
+            ((EUID == 0)) || die "python3 cannot create a virtual environment; install python3-venv"
+            say "installing python3-venv with apt"
+            rm -rf "$venv"
+            apt-get update -qq >&2
+            DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >&2
+            python3 -m venv "$venv" >&2
+        fi
+    fi
+    say "installing $* into $venv"
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "$@" >&2
+    printf '%s' "$*" >"$marker"
+    say "installed in $((SECONDS - began)) s"
+}

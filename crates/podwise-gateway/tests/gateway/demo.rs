@@ -3,9 +3,11 @@
 //! through TTS, STT and RAG; then, through the gateway only, a listener is created and
 //! onboarded, asks in Mandarin and in English and gets the demo episodes that hold the
 //! answers, streams an answer, hears one spoken and transcribed back, and gets
-//! recommendations. The services stop with SIGTERM and their logs hold no error. The same
-//! visit runs again on the cluster adapters, against the real store servers that
-//! `scripts/dev-services.sh` runs on loopback, each store in a namespace of its own.
+//! recommendations; the README's tour of the API then runs as written (its curl commands,
+//! and its OpenAI client code in Python). The services stop with SIGTERM and their logs
+//! hold no error. The same visit runs again on the cluster adapters, against the real
+//! store servers that `scripts/dev-services.sh` runs on loopback, each store in a
+//! namespace of its own.
 
 use std::path::Path;
 use std::process::Command;
@@ -15,7 +17,7 @@ use reqwest::Client;
 use secrecy::ExposeSecret as _;
 use serde_json::{Value, json};
 
-use crate::end_to_end::{SERVICES, free_port, operator_script, repository_root};
+use crate::end_to_end::{SERVICES, StopOnPanic, free_port, operator_script, repository_root};
 use crate::speech::{BOUNDARY, Part, multipart};
 
 /// Lines of `scripts/demo-library.py COMMAND demo`, split at tabs.
@@ -63,6 +65,95 @@ fn words(text: &str) -> Vec<String> {
         .filter(|word| !word.is_empty())
         .map(str::to_lowercase)
         .collect()
+}
+
+/// The code block in `language` of the README's "A tour of the API", with the gateway
+/// on `port` where the README has `localhost:8000`.
+fn tour_block(language: &str, port: u16) -> String {
+    let readme =
+        std::fs::read_to_string(repository_root().join("README.md")).expect("README.md reads");
+    let tour = readme
+        .split_once("\n## A tour of the API\n")
+        .expect("the README has its tour")
+        .1;
+    let tour = tour
+        .split_once("\n## ")
+        .map_or(tour, |(section, _)| section);
+    let opening = format!("```{language}\n");
+    let block = tour
+        .split_once(&opening)
+        .and_then(|(_, rest)| rest.split_once("```"))
+        .unwrap_or_else(|| panic!("the tour has a {language} block"))
+        .0;
+    block.replace("localhost:8000", &format!("127.0.0.1:{port}"))
+}
+
+/// Runs the README's tour as written: its shell block with bash (every curl there fails
+/// on an HTTP error), and its Python block with OpenAI's client, in the virtual
+/// environment `scripts/install-test-tools.sh` makes.
+fn readme_tour(port: u16, scratch: &Path) {
+    let dir = scratch.join("tour");
+    std::fs::create_dir_all(&dir).expect("tour directory");
+    let shell = Command::new("bash")
+        .args(["-euo", "pipefail", "-c", &tour_block("sh", port)])
+        .current_dir(&dir)
+        .output()
+        .expect("bash runs");
+    let printed = String::from_utf8_lossy(&shell.stdout);
+    assert!(
+        shell.status.success(),
+        "the README's shell tour failed:\n{printed}\n{}",
+        String::from_utf8_lossy(&shell.stderr)
+    );
+    for expected in [
+        "\"categories\"",
+        "event: citations",
+        "event: done",
+        "\"segments\"",
+        "\"items\"",
+    ] {
+        assert!(
+            printed.contains(expected),
+            "no {expected} in the shell tour's output:\n{printed}"
+        );
+    }
+
+    let client_dir = std::env::var_os("PODWISE_API_CLIENT_DIR").map_or_else(
+        || {
+            Path::new(&std::env::var_os("HOME").unwrap_or_default())
+                .join(".cache/podwise/api-client")
+        },
+        std::path::PathBuf::from,
+    );
+    let python = client_dir.join("bin/python");
+    assert!(
+        python.exists(),
+        "{} is missing: run scripts/install-test-tools.sh",
+        python.display()
+    );
+    let client = Command::new(&python)
+        .args(["-c", &tour_block("python", port)])
+        .current_dir(&dir)
+        .output()
+        .expect("python runs");
+    let printed = String::from_utf8_lossy(&client.stdout);
+    assert!(
+        client.status.success(),
+        "the README's OpenAI client tour failed:\n{printed}\n{}",
+        String::from_utf8_lossy(&client.stderr)
+    );
+    assert!(
+        printed.contains("Eratosthenes"),
+        "the assistant cites the episode: {printed}"
+    );
+    assert!(
+        printed.lines().any(|line| line == "384"),
+        "an e5 vector: {printed}"
+    );
+    assert!(
+        printed.to_lowercase().contains("welcome"),
+        "the speech heard back: {printed}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -150,22 +241,19 @@ async fn first_visit(profile: &[(&str, &str)]) {
             .output()
             .expect("stop script runs")
     };
-    if !started.status.success() {
-        stop();
-        panic!(
-            "start or demo load failed:\n{}",
-            String::from_utf8_lossy(&started.stderr)
-        );
-    }
+    let _stop_on_panic = StopOnPanic(&stop);
+    assert!(
+        started.status.success(),
+        "start or demo load failed:\n{}",
+        String::from_utf8_lossy(&started.stderr)
+    );
     // The start script keeps the services up when the demo fails to load; its mark says
     // the load finished.
-    if !scratch.path().join("data/demo/loaded").exists() {
-        stop();
-        panic!(
-            "the demo library did not load:\n{}",
-            String::from_utf8_lossy(&started.stdout)
-        );
-    }
+    assert!(
+        scratch.path().join("data/demo/loaded").exists(),
+        "the demo library did not load:\n{}",
+        String::from_utf8_lossy(&started.stdout)
+    );
     let api = format!("http://127.0.0.1:{}", ports[0].2);
     let client = Client::new();
 
@@ -334,6 +422,8 @@ async fn first_visit(profile: &[(&str, &str)]) {
             .iter()
             .all(|item| item["reason"].as_str().is_some_and(|r| !r.is_empty()))
     );
+
+    readme_tour(ports[0].2, scratch.path());
 
     let stopped = stop();
     assert!(

@@ -75,6 +75,18 @@ pub(crate) fn operator_script(
     command
 }
 
+/// Runs the stop script it holds when the test panics while the services run, so that a
+/// failed assertion does not leave six processes behind on the test's ports.
+pub(crate) struct StopOnPanic<F: Fn() -> std::process::Output>(pub(crate) F);
+
+impl<F: Fn() -> std::process::Output> Drop for StopOnPanic<F> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            (self.0)();
+        }
+    }
+}
+
 /// POSTs a JSON body, with an operator key when given; the answer's body, on success.
 fn post_json(url: &str, body: &str, operator_key: Option<&str>) -> String {
     let mut command = Command::new("curl");
@@ -158,10 +170,12 @@ fn the_start_script_brings_up_six_healthy_services_and_the_stop_script_drains_th
             .output()
             .expect("stop script runs")
     };
-    if !started.status.success() {
-        stop();
-        panic!("start failed: {}", String::from_utf8_lossy(&started.stderr));
-    }
+    let _stop_on_panic = StopOnPanic(&stop);
+    assert!(
+        started.status.success(),
+        "start failed: {}",
+        String::from_utf8_lossy(&started.stderr)
+    );
 
     for (service, _, port) in &ports {
         let body = curl(&format!("http://localhost:{port}/health"));
