@@ -253,6 +253,16 @@ pub async fn transcribe(
             updated_at: 0,
         })
         .await?;
+    // The decoded length is the episode's duration: an upload carries none, and a feed's
+    // figure is the publisher's estimate. Read again, since the preview was just recorded.
+    let episode = library.catalog.episode(episode_id).await?;
+    library
+        .catalog
+        .upsert_episode(&NewEpisode {
+            duration_ms: Some(seconds_to_ms(reply.duration_seconds)),
+            ..unchanged(&episode)
+        })
+        .await?;
     Ok(())
 }
 

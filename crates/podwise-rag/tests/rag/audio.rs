@@ -4,6 +4,7 @@
 
 use std::process::Command;
 
+use podwise_common::stores::catalog::Catalog;
 use podwise_proto::common::v1::AudioInput;
 use podwise_proto::common::v1::audio_input::Source;
 use podwise_proto::rag::v1::{IngestAudioRequest, JobState, ListJobsRequest, SearchRequest};
@@ -50,9 +51,12 @@ async fn an_episodes_audio_is_stored_previewed_transcribed_indexed_and_found() {
     let mut speech_services = WithSpeech::start().await;
     let rag = &mut speech_services.rag;
 
+    let wav = speech();
+    // 16-bit mono: the sample bytes after the 44-byte header, two per sample.
+    let wav_ms = (wav.len() - 44) as i64 / 2 * 1000 / 22_050;
     let job = rag
         .client
-        .ingest_audio(request(Source::Data(speech())))
+        .ingest_audio(request(Source::Data(wav)))
         .await
         .expect("accepted")
         .into_inner()
@@ -85,6 +89,15 @@ async fn an_episodes_audio_is_stored_previewed_transcribed_indexed_and_found() {
         hit.preview_object_key,
         format!("previews/{}.wav", hit.episode_id)
     );
+    // The catalog learns the episode's length from the transcription.
+    let catalog = Catalog::open(&rag.settings).await.expect("catalog");
+    let episode = catalog.episode(&hit.episode_id).await.expect("episode");
+    let duration = episode.duration_ms.expect("a duration");
+    assert!(
+        (duration - wav_ms).abs() <= 50,
+        "{duration} ms for {wav_ms} ms of audio"
+    );
+    assert!(episode.preview_key.is_some(), "the preview is kept");
     speech_services.rag.service.stop().await;
 }
 
