@@ -266,9 +266,16 @@ impl Model {
         }
 
         let n = self.episodes.len();
-        let mut scores = vec![0.0f32; n];
-        let user = if profile.changed { None } else { profile.user };
-        self.cf.score_into(user, &profile.positives, &mut scores);
+        let mut scores;
+        if self.cf.kind == crate::cf::Candidate::Popularity {
+            // Too little feedback for a personal model won the evaluation, so the cold
+            // start's ranking is the best guess, and it knows the stated preferences.
+            scores = self.cold_scores(query.preferences);
+        } else {
+            scores = vec![0.0f32; n];
+            let user = if profile.changed { None } else { profile.user };
+            self.cf.score_into(user, &profile.positives, &mut scores);
+        }
         let best = scores.iter().copied().fold(0.0f32, f32::max);
         if best > 0.0 {
             scores.iter_mut().for_each(|s| *s /= best);
@@ -299,12 +306,12 @@ impl Model {
                 if from_content[item as usize] {
                     self.content_pick(item, score, &profile)
                 } else {
-                    self.collaborative_pick(item, score, &profile)
+                    self.collaborative_pick(item, score, &profile, query.preferences)
                 }
             })
             .collect();
         if items.len() < query.k {
-            self.fill_with_popular(&mut items, query.k, &excluded);
+            self.fill_with_popular(&mut items, query.k, query.preferences, &excluded);
         }
         Picks {
             items,
@@ -376,7 +383,8 @@ impl Model {
             .collect();
         if items.len() < k {
             let category = self.episodes[item as usize].category_id.clone();
-            self.fill_with_popular(&mut items, k, &|other| {
+            let anyone = Preferences::default();
+            self.fill_with_popular(&mut items, k, &anyone, &|other| {
                 other == item || self.episodes[other as usize].category_id != category
             });
         }
@@ -459,13 +467,16 @@ impl Model {
         }
     }
 
-    fn collaborative_pick(&self, item: u32, score: f32, profile: &Profile) -> Pick {
+    fn collaborative_pick(
+        &self,
+        item: u32,
+        score: f32,
+        profile: &Profile,
+        preferences: &Preferences,
+    ) -> Pick {
         if self.cf.kind == crate::cf::Candidate::Popularity {
             // Too little feedback for a personal model won the evaluation: say so.
-            return Pick {
-                score,
-                ..self.cold_pick(item, score, &Preferences::default())
-            };
+            return self.cold_pick(item, score, preferences);
         }
         let because = strongest(&profile.positives)
             .into_iter()
@@ -575,16 +586,32 @@ impl Model {
         }
     }
 
-    /// Tops a short list up with popular episodes the rules allow.
-    fn fill_with_popular(&self, items: &mut Vec<Pick>, k: usize, excluded: &impl Fn(u32) -> bool) {
+    /// Tops a short list up as a cold start would rank it, within the rules: episodes of
+    /// the listener's stated categories and tags first, then the popular ones. A
+    /// listener with one like is past the cold start, but a single like says less
+    /// about them than what they chose at onboarding.
+    fn fill_with_popular(
+        &self,
+        items: &mut Vec<Pick>,
+        k: usize,
+        preferences: &Preferences,
+        excluded: &impl Fn(u32) -> bool,
+    ) {
         let mut per_podcast: HashMap<u32, usize> = HashMap::new();
         for pick in items.iter() {
             *per_podcast
                 .entry(self.podcast_of[pick.item as usize])
                 .or_default() += 1;
         }
-        let no_preferences = Preferences::default();
-        for &item in &self.popular {
+        let by_preference;
+        let order: &[u32] = if preferences.categories.is_empty() && preferences.tags.is_empty() {
+            &self.popular
+        } else {
+            let scores = self.cold_scores(preferences);
+            by_preference = crate::evaluate::top_k(&scores, scores.len());
+            &by_preference
+        };
+        for &item in order {
             if items.len() >= k {
                 break;
             }
@@ -600,7 +627,7 @@ impl Model {
             // Below every personal pick: a filler never outranks what was chosen for them.
             items.push(Pick {
                 score: 0.0,
-                ..self.cold_pick(item, 0.0, &no_preferences)
+                ..self.cold_pick(item, 0.0, preferences)
             });
         }
     }

@@ -370,4 +370,19 @@ fn with_too_little_feedback_for_a_personal_model_picks_say_they_are_popular() {
         assert_eq!(pick.source, Source::Popularity);
         assert!(pick.reason.starts_with("popular in "), "{:?}", pick.reason);
     }
+
+    // The same listener, who chose a category at onboarding, gets it first.
+    let preferences = Preferences {
+        categories: vec!["education".into()],
+        tags: vec!["topic-1".into()],
+    };
+    let picks = recommend_with(&model, &first.user_id, 3, None, &[], &preferences);
+
+    assert!(!picks.cold_start);
+    assert_eq!(picks.items.len(), 3);
+    for pick in &picks.items {
+        assert_eq!(model.episode(pick.item).category_id, "education");
+        assert_eq!(pick.source, Source::Preference, "{:?}", pick.reason);
+    }
+    assert_eq!(picks.items[0].reason, "matches your interest in topic-1");
 }
