@@ -1,5 +1,6 @@
-//! The benchmark's audio: sentences spoken by espeak-ng when the benchmark starts, turned
-//! into 16 kHz mono samples, each clip one Whisper window (at most 30 s) long.
+//! The benchmark's audio, each clip one Whisper window (at most 30 s) of 16 kHz mono
+//! samples: sentences spoken by espeak-ng when the benchmark starts (here), and human
+//! recordings (in `recordings.rs`).
 
 use std::process::Command;
 
@@ -9,7 +10,8 @@ pub struct Clip {
     pub name: String,
     /// The Whisper language code both engines are told to transcribe in.
     pub language: &'static str,
-    pub text: &'static str,
+    pub origin: Origin,
+    pub text: String,
     /// 16 kHz mono in -1..1.
     pub samples: Vec<f32>,
 }
@@ -18,6 +20,15 @@ impl Clip {
     pub fn seconds(&self) -> f64 {
         self.samples.len() as f64 / f64::from(RATE)
     }
+}
+
+/// Who spoke a clip: its error rate is reported for each origin apart, and for all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// espeak-ng, from the texts below.
+    Synthesised,
+    /// A person, in a recording with its reference text.
+    Recorded,
 }
 
 /// Whisper's sample rate.
@@ -153,12 +164,12 @@ pub fn traditional(text: &str) -> String {
         .collect()
 }
 
-/// Speaks every clip.
+/// Speaks every synthesised clip.
 ///
 /// # Panics
 /// When espeak-ng is missing or fails, or a clip comes out longer than one window: the
 /// benchmark has no meaning without its audio.
-pub fn all() -> Vec<Clip> {
+pub fn synthesised() -> Vec<Clip> {
     let english = ENGLISH
         .iter()
         .enumerate()
@@ -174,7 +185,8 @@ pub fn all() -> Vec<Clip> {
             let clip = Clip {
                 name,
                 language,
-                text,
+                origin: Origin::Synthesised,
+                text: text.to_owned(),
                 samples,
             };
             assert!(

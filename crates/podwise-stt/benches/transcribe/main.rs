@@ -2,16 +2,19 @@
 //! both on one thread.
 //!
 //! Run with `cargo bench -p podwise-stt --bench transcribe --features whisper-cpp-reference`
-//! after `scripts/fetch-models.sh`; espeak-ng speaks the clips. The CTranslate2 model is
+//! after `scripts/fetch-models.sh` and `scripts/fetch-bench-recordings.sh`; espeak-ng
+//! speaks some clips, people in LibriVox recordings the others. The CTranslate2 model is
 //! exported once into whisper.cpp's format under the target directory. Every clip is one
 //! window (at most 30 s: the engine's API takes one window), transcribed in its own
 //! language by both engines in turn, a few times; the medians are summed. Prints each
 //! engine's real-time factor, its encoder and decoder time, its word error rate on
-//! English and character error rate on Mandarin, and our time over whisper.cpp's. The
-//! target is at most 0.8 times whisper.cpp's time with a word error rate no worse.
+//! English (for synthesised speech, recorded speech and both) and character error rate
+//! on Mandarin, and our time over whisper.cpp's. The target is at most 0.8 times
+//! whisper.cpp's time with a word error rate over all English no worse.
 
 mod clips;
 mod podwise;
+mod recordings;
 mod score;
 mod whisper_cpp;
 
@@ -20,7 +23,7 @@ use std::process::Command;
 
 use podwise_stt::whisper::{ComputeType, ggml_export};
 
-use crate::clips::Clip;
+use crate::clips::{Clip, Origin};
 use crate::podwise::Podwise;
 use crate::score::ErrorRate;
 use crate::whisper_cpp::WhisperCpp;
@@ -61,7 +64,8 @@ fn main() {
     let compute_types = compute_types();
     let model_dir = model_dir().join("stt/whisper-base");
 
-    let clips = clips::all();
+    let mut clips = clips::synthesised();
+    clips.extend(recordings::all());
     let cache = Path::new(env!("CARGO_TARGET_TMPDIR"));
     let exported = ggml_export::export_cached(&model_dir, cache).unwrap_or_else(|e| panic!("{e}"));
     eprintln!(
@@ -215,7 +219,10 @@ struct Totals {
     seconds: f64,
     /// `None` when some clip has no encoder time.
     encode_seconds: Option<f64>,
+    /// Every English clip, and apart by who spoke it.
     english: ErrorRate,
+    english_synthesised: ErrorRate,
+    english_recorded: ErrorRate,
     mandarin: ErrorRate,
     cpu_seconds: f64,
     wall_seconds: f64,
@@ -232,10 +239,18 @@ fn totals(clips: &[Clip], measured: &[Measured], per_clip: &mut Vec<f64>) -> Tot
         t.cpu_seconds += m.cpu_seconds;
         t.wall_seconds += m.wall_seconds;
         per_clip.push(match clip.language {
-            "zh" => t
-                .mandarin
-                .add_characters(&clips::traditional(clip.text), &clips::traditional(&m.text)),
-            _ => t.english.add_words(clip.text, &m.text),
+            "zh" => t.mandarin.add_characters(
+                &clips::traditional(&clip.text),
+                &clips::traditional(&m.text),
+            ),
+            _ => {
+                let by_origin = match clip.origin {
+                    Origin::Synthesised => &mut t.english_synthesised,
+                    Origin::Recorded => &mut t.english_recorded,
+                };
+                by_origin.add_words(&clip.text, &m.text);
+                t.english.add_words(&clip.text, &m.text)
+            }
         });
     }
     t
@@ -249,7 +264,12 @@ fn report(clips: &[Clip], runs: usize, engines: &[Engine]) {
         .map(|(engine, errors)| totals(clips, &engine.clips, errors))
         .collect();
     let audio: f64 = clips.iter().map(Clip::seconds).sum();
-    let english = clips.iter().filter(|c| c.language == "en").count();
+    let count = |language: &str, origin: Origin| {
+        clips
+            .iter()
+            .filter(|c| c.language == language && c.origin == origin)
+            .count()
+    };
     let cpp = engines.len() - 1;
 
     println!(
@@ -258,14 +278,16 @@ fn report(clips: &[Clip], runs: usize, engines: &[Engine]) {
         WhisperCpp::version()
     );
     println!(
-        "{} clips ({english} English, {} Mandarin), {:.1} s of audio, each one window of \
-         at most 30 s",
+        "{} clips, {:.1} s of audio, each one window of at most 30 s: {} English and {} \
+         Mandarin spoken by espeak-ng,\n{} English read by people (LibriVox)",
         clips.len(),
-        clips.len() - english,
-        audio
+        audio,
+        count("en", Origin::Synthesised),
+        count("zh", Origin::Synthesised),
+        count("en", Origin::Recorded),
     );
     println!();
-    let mut header = format!("{:<6} {:>7}", "clip", "audio s");
+    let mut header = format!("{:<11} {:>7}", "clip", "audio s");
     for engine in engines {
         header += &format!(" {:>7}", format!("{} s", engine.tag));
     }
@@ -277,7 +299,7 @@ fn report(clips: &[Clip], runs: usize, engines: &[Engine]) {
     }
     println!("{header}");
     for (i, clip) in clips.iter().enumerate() {
-        let mut row = format!("{:<6} {:>7.1}", clip.name, clip.seconds());
+        let mut row = format!("{:<11} {:>7.1}", clip.name, clip.seconds());
         for engine in engines {
             row += &format!(" {:>7.2}", engine.clips[i].seconds);
         }
@@ -292,13 +314,15 @@ fn report(clips: &[Clip], runs: usize, engines: &[Engine]) {
     }
     println!();
     println!(
-        "{:<22} {:>7} {:>9} {:>6} {:>8} {:>8} {:>7} {:>7} {:>8}",
+        "{:<22} {:>7} {:>9} {:>6} {:>8} {:>8} {:>7} {:>7} {:>7} {:>7} {:>8}",
         "engine",
         "audio s",
         "compute s",
         "RTF",
         "encode s",
         "decode s",
+        "WER tts",
+        "WER rec",
         "WER en",
         "CER zh",
         "CPU/wall"
@@ -310,10 +334,12 @@ fn report(clips: &[Clip], runs: usize, engines: &[Engine]) {
         });
         println!(
             "{:<22} {audio:>7.1} {:>9.2} {:>6.3} {encode:>8} {decode:>8} \
-             {:>6.1}% {:>6.1}% {:>8.2}",
+             {:>6.1}% {:>6.1}% {:>6.1}% {:>6.1}% {:>8.2}",
             engine.label,
             t.seconds,
             t.seconds / audio,
+            t.english_synthesised.rate() * 100.0,
+            t.english_recorded.rate() * 100.0,
             t.english.rate() * 100.0,
             t.mandarin.rate() * 100.0,
             t.cpu_seconds / t.wall_seconds
@@ -337,12 +363,17 @@ fn report(clips: &[Clip], runs: usize, engines: &[Engine]) {
         let met = ratio <= TARGET_RATIO && ours_wer <= cpp_wer;
         println!(
             "  target (time <= {TARGET_RATIO:.2}x whisper.cpp's, English WER <= \
-             whisper.cpp's): {}\n    (time {ratio:.2}x, WER {:.1}% vs {:.1}%, {} vs {} edits)",
+             whisper.cpp's): {}\n    (time {ratio:.2}x, WER {:.1}% vs {:.1}%, {} vs {} edits; \
+             synthesised {} vs {}, recorded {} vs {})",
             if met { "met" } else { "NOT met" },
             ours_wer * 100.0,
             cpp_wer * 100.0,
             ours.english.edits(),
-            reference.english.edits()
+            reference.english.edits(),
+            ours.english_synthesised.edits(),
+            reference.english_synthesised.edits(),
+            ours.english_recorded.edits(),
+            reference.english_recorded.edits(),
         );
     }
 }

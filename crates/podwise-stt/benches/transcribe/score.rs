@@ -39,11 +39,14 @@ impl ErrorRate {
     }
 }
 
-/// Lower-case words, punctuation dropped, apostrophes kept ("Don't." is "don't").
+/// Lower-case words, punctuation dropped, apostrophes kept ("Don't." is "don't"). Whisper
+/// writes the title "Mr." where the recordings' transcripts spell "mister": the two are
+/// one word.
 fn words(text: &str) -> Vec<String> {
     text.split(|c: char| !c.is_alphanumeric() && c != '\'')
         .filter(|w| !w.is_empty())
         .map(str::to_lowercase)
+        .map(|w| if w == "mr" { "mister".to_owned() } else { w })
         .collect()
 }
 
