@@ -136,27 +136,6 @@ ensure_postgres() {
     DEBIAN_FRONTEND=noninteractive apt-get install -y postgresql-15 >&2
 }
 
-ensure_venv() {
-    local marker=$venv/.podwise-pins began=$SECONDS
-    [[ -f $marker && $(<"$marker") == "${pins[*]}" ]] && return
-    if [[ ! -x $venv/bin/python ]]; then
-        say "creating the virtual environment $venv"
-        mkdir -p "$(dirname "$venv")"
-        if ! python3 -m venv "$venv" >&2; then
-            ((EUID == 0)) || die "python3 cannot create a virtual environment; install python3-venv"
-            say "installing python3-venv with apt"
-            rm -rf "$venv"
-            apt-get update -qq >&2
-            DEBIAN_FRONTEND=noninteractive apt-get install -y python3-venv >&2
-            python3 -m venv "$venv" >&2
-        fi
-    fi
-    say "installing ${pins[*]} (first time only; it can take over 2 minutes)"
-    "$venv/bin/python" -m pip install --quiet "${pins[@]}" >&2
-    printf '%s' "${pins[*]}" >"$marker"
-    say "installed in $((SECONDS - began)) s"
-}
-
 # Starts a server in its own session, so it outlives this script and a terminal's Ctrl-C,
 # and so that stop can signal any helper processes it spawns along with it.
 launch() {
@@ -398,7 +377,7 @@ start() {
     done
 
     ensure_postgres
-    ensure_venv
+    ensure_python_venv "$venv" "${pins[@]}"
     stop_all # leftovers of a crashed run: stale PID files and data
     mkdir -p "$run_dir"
     chmod 755 "$run_dir"
