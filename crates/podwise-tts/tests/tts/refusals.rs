@@ -162,9 +162,15 @@ async fn control_characters_are_spoken_around_not_refused() {
 async fn a_full_queue_answers_unavailable_with_a_retry_delay() {
     let (service, mut client, _engine) = start_counting(&[("PODWISE_TTS_QUEUE_DEPTH", "1")]).await;
 
-    // A stream that is not read holds its place in the queue.
-    let text = "One. Two. Three. Four. Five. Six. Seven. Eight.";
-    let held = client.synthesize_stream(ask(text)).await.expect("a stream");
+    // A stream that is not read holds its place in the queue, as long as its audio does
+    // not fit in HTTP/2's flow-control windows (a few megabytes): a short answer would be
+    // sent whole into them and give its place back before the next request came.
+    let text = "One. Two. Three. Four. Five. Six. Seven. Eight. ".repeat(80);
+    let long = SynthesizeRequest {
+        sample_rate_hz: 48_000,
+        ..ask(&text)
+    };
+    let held = client.synthesize_stream(long).await.expect("a stream");
     let status = client
         .synthesize(ask("Next."))
         .await
