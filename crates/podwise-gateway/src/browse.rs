@@ -296,7 +296,10 @@ fn podcast_json(podcast: &Podcast) -> Value {
 }
 
 /// Episodes with their show's title and signed audio links; each show is read once.
-async fn episodes_json(state: &AppState, episodes: Vec<Episode>) -> Result<Vec<Value>, ApiError> {
+pub(crate) async fn episodes_json(
+    state: &AppState,
+    episodes: Vec<Episode>,
+) -> Result<Vec<Value>, ApiError> {
     let mut shows: HashMap<String, String> = HashMap::new();
     let mut listed = Vec::with_capacity(episodes.len());
     for episode in episodes {

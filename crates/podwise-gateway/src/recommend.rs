@@ -2,8 +2,12 @@
 //!
 //! - `GET /api/v1/recommendations?k=&category=` lists episodes for the listener whose
 //!   bearer token comes with the request: `{"items": [{"episode_id", "podcast_id",
-//!   "score", "reason", "source"}], "model_version", "cold_start"}`. `k` defaults to 10.
-//! - `GET /api/v1/episodes/{id}/similar?k=` lists episodes like that one, for anyone.
+//!   "score", "reason", "source", "episode"}], "model_version", "cold_start"}`. `k`
+//!   defaults to 10. `episode` is the episode as `GET /api/v1/episodes/{id}` shows it
+//!   (title, show, duration, signed audio links), so that a list can be shown and played
+//!   without a request per item.
+//! - `GET /api/v1/episodes/{id}/similar?k=` lists episodes like that one, for anyone, the
+//!   same way.
 //! - `POST /api/v1/ml/train` (operator) trains a new model now and answers when it
 //!   serves: `{"model_version", "seconds", "users", "episodes", "interactions"}`.
 //! - `GET /api/v1/ml/evaluate?k=&holdout=&seed=` (operator) scores every candidate
@@ -24,6 +28,7 @@ use serde_json::{Value, json};
 use crate::AppState;
 use crate::api_error::ApiError;
 use crate::auth::{Listener, Operator};
+use crate::browse::episodes_json;
 use crate::upstreams::grpc_request;
 
 /// Episodes listed when the request does not say how many.
@@ -59,7 +64,7 @@ pub(crate) async fn recommendations(
         .await?
         .into_inner();
     Ok(HttpResponse::Ok().json(json!({
-        "items": items_json(&reply.items),
+        "items": items_json(&state, &reply.items).await,
         "model_version": reply.model_version,
         "cold_start": reply.cold_start,
     })))
@@ -86,7 +91,7 @@ pub(crate) async fn similar(
         .similar_episodes(grpc_request(&http, request))
         .await?
         .into_inner();
-    Ok(HttpResponse::Ok().json(json!({ "items": items_json(&reply.items) })))
+    Ok(HttpResponse::Ok().json(json!({ "items": items_json(&state, &reply.items).await })))
 }
 
 pub(crate) async fn train(
@@ -153,17 +158,42 @@ pub(crate) async fn evaluate(
     })))
 }
 
-fn items_json(items: &[Recommendation]) -> Vec<Value> {
+/// The recommender's items, each with its episode from the catalog. The list stays the
+/// recommender's: an item whose episode the catalog cannot give (removed since the last
+/// training, or the catalog down) is listed without `episode`, and the reason is logged.
+async fn items_json(state: &AppState, items: &[Recommendation]) -> Vec<Value> {
+    let mut found = Vec::with_capacity(items.len());
+    for item in items {
+        match state.catalog.episode(&item.episode_id).await {
+            Ok(episode) => found.push(episode),
+            Err(error) => tracing::warn!(
+                episode = %item.episode_id,
+                %error,
+                "a recommended episode is listed without its details"
+            ),
+        }
+    }
+    let shown = match episodes_json(state, found).await {
+        Ok(shown) => shown,
+        Err(error) => {
+            tracing::warn!(%error, "recommended episodes are listed without their details");
+            Vec::new()
+        }
+    };
     items
         .iter()
         .map(|item| {
-            json!({
+            let mut entry = json!({
                 "episode_id": item.episode_id,
                 "podcast_id": item.podcast_id,
                 "score": item.score,
                 "reason": item.reason,
                 "source": source_name(item.source()),
-            })
+            });
+            if let Some(episode) = shown.iter().find(|e| e["id"] == item.episode_id.as_str()) {
+                entry["episode"] = episode.clone();
+            }
+            entry
         })
         .collect()
 }

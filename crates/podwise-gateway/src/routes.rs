@@ -288,7 +288,7 @@ pub(crate) fn endpoints() -> Vec<Endpoint> {
             "/api/v1/recommendations",
             || web::get().to(recommend::recommendations),
             "recommendations",
-            "Episodes for the listener, one per podcast, each with a reason",
+            "Episodes for the listener, one per podcast, each with a reason and its episode",
         )
         .access(Listener)
         .query::<recommend::RecommendationsQuery>(),
@@ -297,7 +297,7 @@ pub(crate) fn endpoints() -> Vec<Endpoint> {
             "/api/v1/episodes/{id}/similar",
             || web::get().to(recommend::similar),
             "recommendations",
-            "Episodes like this one",
+            "Episodes like this one, each with a reason and its episode",
         )
         .query::<recommend::SimilarQuery>(),
         Endpoint::new(

@@ -8,8 +8,8 @@ mod double;
 use std::time::Duration;
 
 use podwise_common::server::ServiceServer;
-use podwise_common::stores::catalog::Catalog;
-use podwise_common::testing::{RunningService, settings_with};
+use podwise_common::stores::catalog::{Catalog, NewEpisode, Podcast};
+use podwise_common::testing::{RunningService, free_port, settings_with};
 use podwise_proto::ml::v1::ml_service_server::MlServiceServer;
 use podwise_proto::ml::v1::{EvaluateRequest, RecommendRequest};
 use serde_json::Value;
@@ -102,6 +102,87 @@ async fn recommendations_are_for_the_listener_the_token_belongs_to() {
     assert_eq!(body["items"][0]["reason"], "because you liked 股市入門");
     assert_eq!(body["items"][0]["source"], "collaborative");
     assert_eq!(body["items"][1]["source"], "popularity");
+}
+
+#[tokio::test]
+async fn each_item_carries_its_episode_from_the_catalog_when_the_catalog_has_it() {
+    let app = Recommending::start().await;
+    let (_, token) = app.token().await;
+    app.catalog
+        .upsert_podcast(&Podcast {
+            id: "pod-money".into(),
+            title: "理財小教室".into(),
+            author: "Podwise 測試".into(),
+            description: "理財入門".into(),
+            category_id: "business".into(),
+            language: "zh-TW".into(),
+            image_url: None,
+            rss_url: None,
+            rating: None,
+        })
+        .await
+        .expect("podcast");
+    let id = app
+        .catalog
+        .upsert_episode(&NewEpisode {
+            podcast_id: "pod-money".into(),
+            guid: "ep-budget".into(),
+            title: "記帳的第一步".into(),
+            description: "從記帳開始".into(),
+            published_at: None,
+            duration_ms: Some(61_500),
+            language: "zh-TW".into(),
+            audio_key: None,
+            preview_key: None,
+            tags: vec!["理財".into()],
+        })
+        .await
+        .expect("episode");
+    app.ml.first.lock().expect("not poisoned").push(id.clone());
+
+    let (status, body) = app.get("/api/v1/recommendations", Some(&token)).await;
+
+    assert_eq!(status, 200, "{body}");
+    let known = &body["items"][0];
+    assert_eq!(known["episode_id"], id.as_str());
+    assert_eq!(known["episode"]["title"], "記帳的第一步");
+    assert_eq!(known["episode"]["podcast_title"], "理財小教室");
+    assert_eq!(known["episode"]["duration_seconds"], 61.5);
+    // Ids the catalog does not have (removed since training) stay listed, without one.
+    assert_eq!(body["items"][1]["episode_id"], "ep-1");
+    assert!(body["items"][1].get("episode").is_none(), "{body}");
+}
+
+#[tokio::test]
+async fn similar_episodes_are_listed_bare_while_the_catalog_is_down() {
+    let ml = ScriptedMl::default();
+    let service = spawn_stand_in(
+        ServiceServer::new("ml", Duration::from_secs(1)).grpc(MlServiceServer::new(ml.clone())),
+    )
+    .await;
+    let url = format!("http://{}", service.addr);
+    let dir = tempfile::TempDir::new().expect("temp dir");
+    let closed = free_port().to_string();
+    let settings = settings_with(&[
+        ("ML_URL", url.as_str()),
+        ("PODWISE_PROFILE", "cluster"),
+        ("PODWISE_DATA_DIR", dir.path().to_str().expect("UTF-8")),
+        ("POSTGRES_HOST", "127.0.0.1"),
+        ("POSTGRES_PORT", closed.as_str()),
+        ("MINIO_ACCESS_KEY", "podwise"),
+        ("MINIO_SECRET_KEY", "podwise-secret"),
+    ]);
+    let gateway = Gateway::start(&settings).await;
+
+    let response = reqwest::get(format!("{}/api/v1/episodes/ep-1/similar", gateway.base))
+        .await
+        .expect("request");
+
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.expect("JSON");
+    assert_eq!(body["items"][0]["episode_id"], "ep-3", "{body}");
+    assert!(body["items"][0].get("episode").is_none(), "{body}");
+    gateway.stop().await;
 }
 
 #[tokio::test]

@@ -1,5 +1,6 @@
-//! A stand-in ml service: it answers with fixed items (refusing the way the real service
-//! does for `k` out of range and unknown episodes) and records every request.
+//! A stand-in ml service: it answers with fixed items, after any the test puts first
+//! (refusing the way the real service does for `k` out of range and unknown episodes),
+//! and records every request.
 
 use std::sync::{Arc, Mutex};
 
@@ -24,6 +25,8 @@ pub(crate) enum Seen {
 #[derive(Debug, Clone, Default)]
 pub(crate) struct ScriptedMl {
     pub(crate) seen: Arc<Mutex<Vec<Seen>>>,
+    /// Episode ids recommended before the fixed items (ids the test's catalog has).
+    pub(crate) first: Arc<Mutex<Vec<String>>>,
 }
 
 impl ScriptedMl {
@@ -60,15 +63,27 @@ impl MlService for ScriptedMl {
         let request = request.into_inner();
         self.record(Seen::Recommend(request.clone()));
         check_k(request.k)?;
-        Ok(Response::new(RecommendResponse {
-            items: vec![
+        let first = self.first.lock().expect("not poisoned").clone();
+        let mut items: Vec<Recommendation> = first
+            .iter()
+            .map(|id| {
                 item(
-                    "ep-1",
-                    "because you liked 股市入門",
-                    RecommendationSource::Collaborative,
-                ),
-                item("ep-2", "popular in 商業", RecommendationSource::Popularity),
-            ],
+                    id,
+                    "matches your interest in 理財",
+                    RecommendationSource::Preference,
+                )
+            })
+            .collect();
+        items.extend([
+            item(
+                "ep-1",
+                "because you liked 股市入門",
+                RecommendationSource::Collaborative,
+            ),
+            item("ep-2", "popular in 商業", RecommendationSource::Popularity),
+        ]);
+        Ok(Response::new(RecommendResponse {
+            items,
             model_version: "v-test".to_owned(),
             cold_start: false,
         }))
