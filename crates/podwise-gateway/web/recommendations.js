@@ -33,9 +33,11 @@ export function forYouView() {
         body.replaceChildren(notice('for_you.empty'));
         return;
       }
-      // Details are fetched together; one that fails shows its own error in its card.
+      // Items come with their episode; one the gateway could not give is fetched on its
+      // own, and if that fails too its card shows the error.
       const details = await Promise.all(reply.items.map(
-        (item) => api.episode(item.episode_id).catch((error) => ({ error })),
+        (item) => item.episode
+          ?? api.episode(item.episode_id).catch((error) => ({ error })),
       ));
       const cards = el('ul', { attrs: { class: 'cards' } });
       reply.items.forEach((item, i) => cards.append(card(me, item, details[i])));
