@@ -311,7 +311,7 @@ impl Model {
             })
             .collect();
         if items.len() < query.k {
-            self.fill_with_popular(&mut items, query.k, query.preferences, &excluded);
+            self.top_up_as_cold_start(&mut items, query.k, query.preferences, &excluded);
         }
         Picks {
             items,
@@ -384,7 +384,7 @@ impl Model {
         if items.len() < k {
             let category = self.episodes[item as usize].category_id.clone();
             let anyone = Preferences::default();
-            self.fill_with_popular(&mut items, k, &anyone, &|other| {
+            self.top_up_as_cold_start(&mut items, k, &anyone, &|other| {
                 other == item || self.episodes[other as usize].category_id != category
             });
         }
@@ -590,7 +590,7 @@ impl Model {
     /// the listener's stated categories and tags first, then the popular ones. A
     /// listener with one like is past the cold start, but a single like says less
     /// about them than what they chose at onboarding.
-    fn fill_with_popular(
+    fn top_up_as_cold_start(
         &self,
         items: &mut Vec<Pick>,
         k: usize,
