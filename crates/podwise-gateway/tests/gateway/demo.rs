@@ -17,8 +17,8 @@ use reqwest::Client;
 use secrecy::ExposeSecret as _;
 use serde_json::{Value, json};
 
-use crate::end_to_end::{SERVICES, StopOnPanic, free_port, operator_script, repository_root};
 use crate::speech::{BOUNDARY, Part, multipart};
+use crate::system::{System, repository_root};
 
 /// Lines of `scripts/demo-library.py COMMAND demo`, split at tabs.
 fn demo_library(command: &str) -> Vec<Vec<String>> {
@@ -218,43 +218,20 @@ async fn the_same_first_visit_works_on_the_cluster_stores() {
 
 /// The whole visit, with the store settings of `profile` on top of the environment's.
 async fn first_visit(profile: &[(&str, &str)]) {
-    let bin_dir = Path::new(env!("CARGO_BIN_EXE_podwise-gateway"))
-        .parent()
-        .expect("binary directory")
-        .to_owned();
-    let scratch = tempfile::tempdir().expect("temp dir");
-    let ports: Vec<(&str, &str, u16)> = SERVICES
-        .iter()
-        .map(|(service, var)| (*service, *var, free_port()))
-        .collect();
     let mut extra = profile.to_vec();
     extra.extend([
         ("PODWISE_START_TIMEOUT", "120"),
         ("PODWISE_DEMO", "foreground"),
     ]);
-    let script = |name: &str| operator_script(name, &bin_dir, scratch.path(), &ports, &extra);
-    let started = script("start-all-services.sh")
-        .output()
-        .expect("start script runs");
-    let stop = || {
-        script("stop-all-services.sh")
-            .output()
-            .expect("stop script runs")
-    };
-    let _stop_on_panic = StopOnPanic(&stop);
-    assert!(
-        started.status.success(),
-        "start or demo load failed:\n{}",
-        String::from_utf8_lossy(&started.stderr)
-    );
+    let system = System::start(&extra);
     // The start script keeps the services up when the demo fails to load; its mark says
     // the load finished.
     assert!(
-        scratch.path().join("data/demo/loaded").exists(),
+        system.dir().join("data/demo/loaded").exists(),
         "the demo library did not load:\n{}",
-        String::from_utf8_lossy(&started.stdout)
+        system.start_output()
     );
-    let api = format!("http://127.0.0.1:{}", ports[0].2);
+    let api = format!("http://127.0.0.1:{}", system.gateway_port());
     let client = Client::new();
 
     // Onboarding: a category, its tags, three previews of one tag, likes.
@@ -423,22 +400,7 @@ async fn first_visit(profile: &[(&str, &str)]) {
             .all(|item| item["reason"].as_str().is_some_and(|r| !r.is_empty()))
     );
 
-    readme_tour(ports[0].2, scratch.path());
+    readme_tour(system.gateway_port(), system.dir());
 
-    let stopped = stop();
-    assert!(
-        stopped.status.success(),
-        "{}",
-        String::from_utf8_lossy(&stopped.stderr)
-    );
-    for (service, _, _) in &ports {
-        let log =
-            std::fs::read_to_string(scratch.path().join("logs").join(format!("{service}.log")))
-                .expect("log exists");
-        assert!(log.contains("drained"), "{service} did not drain:\n{log}");
-        assert!(
-            !log.contains(" ERROR "),
-            "{service} logged an error:\n{log}"
-        );
-    }
+    system.stop_cleanly();
 }

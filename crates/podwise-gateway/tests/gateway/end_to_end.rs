@@ -5,27 +5,9 @@
 //! the way, every metric the Grafana dashboard queries must appear in some service's
 //! `/metrics` (`scripts/check-dashboard-metrics.py`).
 
-use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// Each service with the variable that sets its port, as the start script reads them.
-pub(crate) const SERVICES: [(&str, &str); 6] = [
-    ("gateway", "API_PORT"),
-    ("rag", "RAG_PORT"),
-    ("ml", "ML_PORT"),
-    ("tts", "TTS_PORT"),
-    ("stt", "STT_PORT"),
-    ("llm", "LLM_PORT"),
-];
-
-pub(crate) fn repository_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-pub(crate) fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    listener.local_addr().expect("addr").port()
-}
+use crate::system::{System, repository_root};
 
 fn curl(url: &str) -> String {
     let output = Command::new("curl")
@@ -47,44 +29,6 @@ fn curl_any(url: &str) -> String {
         .output()
         .expect("curl runs");
     String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-/// `scripts/<name>` as an operator runs it, on this build's binaries and `ports`, with its
-/// data, logs, PIDs and (absent) `.env` in `scratch`, and `extra` variables on top.
-pub(crate) fn operator_script(
-    name: &str,
-    bin_dir: &Path,
-    scratch: &Path,
-    ports: &[(&str, &str, u16)],
-    extra: &[(&str, &str)],
-) -> Command {
-    let mut command = Command::new("bash");
-    command
-        .arg(repository_root().join("scripts").join(name))
-        .env("PODWISE_BIN_DIR", bin_dir)
-        .env("PODWISE_RUN_DIR", scratch.join("run"))
-        .env("PODWISE_LOG_DIR", scratch.join("logs"))
-        .env("PODWISE_DATA_DIR", scratch.join("data"))
-        .env("PODWISE_DOTENV", scratch.join("no.env"))
-        .env_remove("PODWISE_OPERATOR_KEYS")
-        .env_remove("RUST_LOG")
-        .envs(extra.iter().copied());
-    for (_, var, port) in ports {
-        command.env(var, port.to_string());
-    }
-    command
-}
-
-/// Runs the stop script it holds when the test panics while the services run, so that a
-/// failed assertion does not leave six processes behind on the test's ports.
-pub(crate) struct StopOnPanic<F: Fn() -> std::process::Output>(pub(crate) F);
-
-impl<F: Fn() -> std::process::Output> Drop for StopOnPanic<F> {
-    fn drop(&mut self) {
-        if std::thread::panicking() {
-            (self.0)();
-        }
-    }
 }
 
 /// POSTs a JSON body, with an operator key when given; the answer's body, on success.
@@ -129,62 +73,21 @@ fn speech(port: u16, body: &str) -> Vec<u8> {
 
 #[test]
 fn the_start_script_brings_up_six_healthy_services_and_the_stop_script_drains_them() {
-    let bin_dir = Path::new(env!("CARGO_BIN_EXE_podwise-gateway"))
-        .parent()
-        .expect("binary directory")
-        .to_owned();
-    for (service, _) in SERVICES {
-        let binary = bin_dir.join(format!("podwise-{service}"));
-        assert!(
-            binary.exists(),
-            "{} is missing: run 'cargo build --workspace --bins' first",
-            binary.display()
-        );
-    }
-    let scratch = tempfile::tempdir().expect("temp dir");
-    let ports: Vec<(&str, &str, u16)> = SERVICES
-        .iter()
-        .map(|(service, var)| (*service, *var, free_port()))
-        .collect();
+    let system = System::start(&[
+        ("PODWISE_PROFILE", "embedded"),
+        ("PODWISE_START_TIMEOUT", "60"),
+        // This test ingests its own episode; the demo library would take minutes.
+        ("PODWISE_DEMO", "0"),
+    ]);
 
-    let script = |name: &str| {
-        operator_script(
-            name,
-            &bin_dir,
-            scratch.path(),
-            &ports,
-            &[
-                ("PODWISE_PROFILE", "embedded"),
-                ("PODWISE_START_TIMEOUT", "60"),
-                // This test ingests its own episode; the demo library would take minutes.
-                ("PODWISE_DEMO", "0"),
-            ],
-        )
-    };
-
-    let started = script("start-all-services.sh")
-        .output()
-        .expect("start script runs");
-    let stop = || {
-        script("stop-all-services.sh")
-            .output()
-            .expect("stop script runs")
-    };
-    let _stop_on_panic = StopOnPanic(&stop);
-    assert!(
-        started.status.success(),
-        "start failed: {}",
-        String::from_utf8_lossy(&started.stderr)
-    );
-
-    for (service, _, port) in &ports {
+    for (service, port) in system.ports() {
         let body = curl(&format!("http://localhost:{port}/health"));
         assert!(
             body.contains(&format!("\"{service}\"")),
             "{service}: {body}"
         );
     }
-    let gateway_port = ports[0].2;
+    let gateway_port = system.gateway_port();
     // Healthy is not yet ready: the recommender, for one, is ready once its first model
     // is trained, moments after it answers /health.
     let ready_url = format!("http://localhost:{gateway_port}/ready");
@@ -204,7 +107,7 @@ fn the_start_script_brings_up_six_healthy_services_and_the_stop_script_drains_th
 
     // An operator ingests a directory of audio (made here by the TTS service) with the
     // operations script; then a listener's question finds it, through STT, RAG and LLM.
-    let shows = scratch.path().join("shows");
+    let shows = system.dir().join("shows");
     std::fs::create_dir_all(&shows).expect("shows directory");
     std::fs::write(
         shows.join("podcast.json"),
@@ -219,7 +122,8 @@ fn the_start_script_brings_up_six_healthy_services_and_the_stop_script_drains_th
     );
     std::fs::write(shows.join("canal.wav"), episode).expect("audio");
     std::fs::write(shows.join("canal.json"), r#"{"title": "The Canal"}"#).expect("sidecar");
-    let ingested = script("ingest-audio-directory.sh")
+    let ingested = system
+        .script("ingest-audio-directory.sh")
         .arg(&shows)
         .output()
         .expect("ingest script runs");
@@ -256,7 +160,7 @@ fn the_start_script_brings_up_six_healthy_services_and_the_stop_script_drains_th
         r#"{"messages": [{"role": "user", "content": "Say hello."}], "max_tokens": 8}"#,
         None,
     );
-    let operator_key = std::fs::read_to_string(scratch.path().join("data/operator-key"))
+    let operator_key = std::fs::read_to_string(system.dir().join("data/operator-key"))
         .expect("the start script made an operator key");
     post_json(
         &format!("{api}/api/v1/ml/train"),
@@ -268,9 +172,9 @@ fn the_start_script_brings_up_six_healthy_services_and_the_stop_script_drains_th
         .arg(repository_root().join("scripts/check-dashboard-metrics.py"))
         .arg(repository_root().join("k8s/monitoring/grafana-dashboard.json"))
         .args(
-            ports
-                .iter()
-                .map(|(_, _, port)| format!("http://127.0.0.1:{port}")),
+            system
+                .ports()
+                .map(|(_, port)| format!("http://127.0.0.1:{port}")),
         )
         .output()
         .expect("the dashboard check runs");
@@ -281,24 +185,5 @@ fn the_start_script_brings_up_six_healthy_services_and_the_stop_script_drains_th
         String::from_utf8_lossy(&dashboard.stderr)
     );
 
-    let stopped = stop();
-    assert!(
-        stopped.status.success(),
-        "{}",
-        String::from_utf8_lossy(&stopped.stderr)
-    );
-    for (service, _, _) in &ports {
-        let log =
-            std::fs::read_to_string(scratch.path().join("logs").join(format!("{service}.log")))
-                .expect("log exists");
-        assert!(
-            log.contains("stop signal received"),
-            "{service} did not see SIGTERM:\n{log}"
-        );
-        assert!(log.contains("drained"), "{service} did not drain:\n{log}");
-        assert!(
-            !log.contains(" ERROR "),
-            "{service} logged an error:\n{log}"
-        );
-    }
+    system.stop_cleanly();
 }

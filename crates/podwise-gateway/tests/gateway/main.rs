@@ -14,6 +14,7 @@ mod ready;
 mod recommend;
 mod round_trip;
 mod speech;
+mod system;
 mod tts;
 mod users;
 mod web_ui;

@@ -18,6 +18,22 @@ fn asset_links(page: &str) -> Vec<String> {
         .collect()
 }
 
+/// The link of the page's file whose name ends with `name`, read from the page itself.
+async fn asset_link(client: &reqwest::Client, gateway: &Gateway, name: &str) -> String {
+    let html = client
+        .get(format!("{}/", gateway.base))
+        .send()
+        .await
+        .expect("request")
+        .text()
+        .await
+        .expect("the page");
+    asset_links(&html)
+        .into_iter()
+        .find(|link| link.ends_with(name))
+        .unwrap_or_else(|| panic!("the page links no {name}"))
+}
+
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> &'a str {
     headers
         .get(name)
@@ -129,18 +145,7 @@ async fn the_page_and_each_of_its_files_come_with_their_type_a_strict_policy_and
 async fn unknown_files_and_files_of_another_build_are_not_found() {
     let gateway = Gateway::start(&settings_with(&[])).await;
     let client = reqwest::Client::new();
-    let html = client
-        .get(format!("{}/", gateway.base))
-        .send()
-        .await
-        .expect("request")
-        .text()
-        .await
-        .expect("the page");
-    let app = asset_links(&html)
-        .into_iter()
-        .find(|link| link.ends_with("/app.js"))
-        .expect("the entry module");
+    let app = asset_link(&client, &gateway, "/app.js").await;
     let base = app.trim_end_matches("app.js");
 
     for path in [
@@ -167,18 +172,7 @@ async fn unknown_files_and_files_of_another_build_are_not_found() {
 async fn the_ui_answers_get_and_head_and_refuses_every_other_method() {
     let gateway = Gateway::start(&settings_with(&[])).await;
     let client = reqwest::Client::new();
-    let html = client
-        .get(format!("{}/", gateway.base))
-        .send()
-        .await
-        .expect("request")
-        .text()
-        .await
-        .expect("the page");
-    let style = asset_links(&html)
-        .into_iter()
-        .find(|link| link.ends_with("/style.css"))
-        .expect("the stylesheet");
+    let style = asset_link(&client, &gateway, "/style.css").await;
 
     for path in ["/".to_owned(), style] {
         let head = client
